@@ -1,0 +1,99 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ManagedProcess } from './managed-process.js';
+import { freePort, waitUntil } from './ports.js';
+
+export interface NatsServerOptions {
+  /** The nats-server binary (see `ensureGoTool`). */
+  binary: string;
+  /** Holds the config, JetStream storage and log; kept across restarts. */
+  dir: string;
+  /** Client port; a free one by default. */
+  port?: number;
+  /** Monitoring (HTTP) port; a free one by default. */
+  monitorPort?: number;
+  host?: string;
+}
+
+/**
+ * A real nats-server with JetStream on file storage. `stop()` and `start()` keep the port and the
+ * storage, so tests can take the broker away and bring it back with its streams intact.
+ */
+export class NatsServer {
+  readonly port: number;
+  readonly monitorPort: number;
+  readonly host: string;
+  readonly #options: NatsServerOptions;
+  #process: ManagedProcess | undefined;
+
+  private constructor(options: NatsServerOptions, port: number, monitorPort: number) {
+    this.#options = options;
+    this.port = port;
+    this.monitorPort = monitorPort;
+    this.host = options.host ?? '127.0.0.1';
+  }
+
+  static async start(options: NatsServerOptions): Promise<NatsServer> {
+    const server = new NatsServer(
+      options,
+      options.port ?? (await freePort()),
+      options.monitorPort ?? (await freePort()),
+    );
+    await server.start();
+    return server;
+  }
+
+  get url(): string {
+    return `nats://${this.host}:${this.port}`;
+  }
+
+  get monitorUrl(): string {
+    return `http://${this.host}:${this.monitorPort}`;
+  }
+
+  get running(): boolean {
+    return this.#process?.running ?? false;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    const { dir } = this.#options;
+    await mkdir(join(dir, 'jetstream'), { recursive: true });
+    const configFile = join(dir, 'nats-server.conf');
+    // sync_interval: always makes every acknowledged write durable (Jepsen 2025, NATS 2.12).
+    await writeFile(
+      configFile,
+      [
+        `host: ${JSON.stringify(this.host)}`,
+        `port: ${this.port}`,
+        `http: ${JSON.stringify(`${this.host}:${this.monitorPort}`)}`,
+        'jetstream {',
+        `  store_dir: ${JSON.stringify(join(dir, 'jetstream'))}`,
+        '  sync_interval: always',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const process = new ManagedProcess({
+      name: 'nats-server',
+      command: this.#options.binary,
+      args: ['-c', configFile],
+      logFile: join(dir, 'nats-server.log'),
+    });
+    this.#process = process;
+    await waitUntil(`nats-server on port ${this.port} (log: ${process.logFile})`, async () => {
+      if (!process.running) throw new Error(`nats-server exited; see ${process.logFile}`);
+      const response = await fetch(`${this.monitorUrl}/healthz?js-enabled-only=true`);
+      return response.ok;
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.#process?.stop();
+  }
+
+  /** Kills the server with SIGKILL (storage survives, as after a crash). */
+  async kill(): Promise<void> {
+    await this.#process?.kill();
+  }
+}

@@ -1,0 +1,2 @@
+export { type NatsEnv, type NatsSettings, natsEnvShape, natsSettingsFromEnv } from './config.js';
+export { type NatsLink, type NatsLinkOptions, openNatsLink } from './link.js';

@@ -1,0 +1,90 @@
+import { readFile } from 'node:fs/promises';
+import { credsAuthenticator, type NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import type { NatsSettings } from './config.js';
+
+export interface NatsLinkOptions {
+  settings: NatsSettings;
+  /** Shown in the server's connection list (`nats server report connections`). */
+  name: string;
+  logger: Logger;
+  /** Delay between reconnect attempts. @default 1000 */
+  reconnectTimeWaitMs?: number;
+}
+
+/**
+ * A NATS connection that never blocks start-up: it keeps trying to connect in the background,
+ * reconnects forever, and reports whether it is connected right now. Services that must work while
+ * NATS is down (the user-service) hold one of these instead of a bare connection.
+ */
+export interface NatsLink {
+  /** Resolves with the connection once it first succeeds. */
+  connected(): Promise<NatsConnection>;
+  isConnected(): boolean;
+  /** Drains the connection (flushing pending publishes) and stops reconnecting. */
+  close(): Promise<void>;
+}
+
+export async function openNatsLink(options: NatsLinkOptions): Promise<NatsLink> {
+  const { settings, logger } = options;
+  const credentials = settings.credentialsFile
+    ? await readFile(settings.credentialsFile)
+    : undefined;
+  let connectedNow = false;
+  let closing = false;
+
+  const connecting = connect({
+    servers: settings.servers,
+    name: options.name,
+    waitOnFirstConnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: options.reconnectTimeWaitMs ?? 1000,
+    ...(credentials ? { authenticator: credsAuthenticator(credentials) } : {}),
+    ...(settings.user ? { user: settings.user } : {}),
+    ...(settings.password ? { pass: settings.password } : {}),
+  });
+
+  connecting.then(
+    async (connection) => {
+      connectedNow = true;
+      logger.info({ server: connection.getServer() }, 'connected to NATS');
+      for await (const status of connection.status()) {
+        switch (status.type) {
+          case 'disconnect':
+            connectedNow = false;
+            logger.warn({ server: status.server }, 'disconnected from NATS');
+            break;
+          case 'reconnect':
+            connectedNow = true;
+            logger.info({ server: status.server }, 'reconnected to NATS');
+            break;
+          case 'error':
+            logger.error({ err: status.error }, 'NATS error');
+            break;
+          case 'close':
+            connectedNow = false;
+            break;
+        }
+      }
+    },
+    (error: unknown) => {
+      if (!closing) logger.error({ err: error }, 'cannot connect to NATS');
+    },
+  );
+
+  return {
+    connected: () => connecting,
+    isConnected: () => connectedNow,
+    async close() {
+      closing = true;
+      const connection = await Promise.race([connecting, Promise.resolve(undefined)]);
+      if (connection && !connection.isClosed()) {
+        await connection.drain();
+      } else {
+        // Still trying the first connection: give up on it.
+        connecting.then((late) => late.close()).catch(() => undefined);
+      }
+    },
+  };
+}

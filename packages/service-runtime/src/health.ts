@@ -1,0 +1,74 @@
+import type { Middleware } from 'koa';
+import type { Registry } from 'prom-client';
+
+export type DependencyState = 'up' | 'down';
+
+export interface DependencyCheck {
+  name: string;
+  /** A dependency the service cannot serve without; when it is down, `/readyz` answers 503. */
+  critical: boolean;
+  check: () => Promise<boolean> | boolean;
+}
+
+export interface OperationalEndpointsOptions {
+  registry: Registry;
+  dependencies: DependencyCheck[];
+  /** True once shutdown began: readiness fails so no new traffic is routed here. */
+  isDraining: () => boolean;
+  /** A check that hangs counts as down after this long. @default 2000 */
+  checkTimeoutMs?: number;
+}
+
+async function probe(dependency: DependencyCheck, timeoutMs: number): Promise<DependencyState> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    const up = await Promise.race([Promise.resolve().then(dependency.check), timeout]);
+    return up ? 'up' : 'down';
+  } catch {
+    return 'down';
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `GET /healthz` (liveness), `GET /readyz` (readiness with per-dependency state), `GET /metrics`. */
+export function operationalEndpoints(options: OperationalEndpointsOptions): Middleware {
+  const timeoutMs = options.checkTimeoutMs ?? 2000;
+  return async (ctx, next) => {
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
+    switch (ctx.path) {
+      case '/healthz':
+        ctx.body = { status: 'ok' };
+        return;
+      case '/readyz': {
+        const states = await Promise.all(
+          options.dependencies.map(async (dependency) => ({
+            dependency,
+            state: await probe(dependency, timeoutMs),
+          })),
+        );
+        const blocked = states.some(
+          ({ dependency, state }) => dependency.critical && state === 'down',
+        );
+        const draining = options.isDraining();
+        ctx.status = blocked || draining ? 503 : 200;
+        ctx.body = {
+          status: draining ? 'draining' : blocked ? 'not ready' : 'ready',
+          dependencies: Object.fromEntries(
+            states.map(({ dependency, state }) => [dependency.name, state]),
+          ),
+        };
+        return;
+      }
+      case '/metrics':
+        ctx.type = options.registry.contentType;
+        ctx.body = await options.registry.metrics();
+        return;
+      default:
+        return next();
+    }
+  };
+}

@@ -1,0 +1,21 @@
+export { ConfigError, env, loadConfig } from './config.js';
+export {
+  type DependencyCheck,
+  type DependencyState,
+  type OperationalEndpointsOptions,
+  operationalEndpoints,
+} from './health.js';
+export { type RunningHttpServer, startHttpServer } from './http-server.js';
+export { createLogger, type Logger, type LoggerOptions } from './logger.js';
+export { createMetricsRegistry, METRIC_PREFIX, requestMetrics } from './metrics.js';
+export {
+  type FieldViolation,
+  isProblemError,
+  PROBLEM_CONTENT_TYPE,
+  PROBLEM_TYPES,
+  type ProblemDetails,
+  ProblemError,
+  problemDetails,
+  toProblem,
+} from './problem.js';
+export { exitOnSignal, type ShutdownOptions } from './shutdown.js';
