@@ -1,2 +1,3 @@
 export { type NatsEnv, type NatsSettings, natsEnvShape, natsSettingsFromEnv } from './config.js';
 export { type NatsLink, type NatsLinkOptions, openNatsLink } from './link.js';
+export { ensureStream, type UsersStreamOptions, usersStreamConfig } from './streams.js';
