@@ -18,7 +18,18 @@ export async function startHttpServer(
   port: number,
   host?: string,
 ): Promise<RunningHttpServer> {
-  const server = createServer(app.callback());
+  const handle = app.callback();
+  let closing = false;
+  const server = createServer((request, response) => {
+    if (closing) {
+      // Tell keep-alive clients to go elsewhere, and drop the connection once this answer is out.
+      response.setHeader('Connection', 'close');
+    }
+    response.once('finish', () => {
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+    return handle(request, response);
+  });
   // Keep-alive longer than typical load balancers' idle timeout, so they close first.
   server.keepAliveTimeout = 65_000;
   server.listen(port, host);
@@ -28,6 +39,7 @@ export async function startHttpServer(
     server,
     port: address.port,
     async close(graceMs) {
+      closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const deadline = setTimeout(() => server.closeAllConnections(), graceMs);

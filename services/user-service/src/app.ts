@@ -1,0 +1,36 @@
+import {
+  type DependencyCheck,
+  type Logger,
+  operationalEndpoints,
+  problemDetails,
+  requestMetrics,
+} from '@signup-flow/service-runtime';
+import Koa from 'koa';
+import type { Registry } from 'prom-client';
+import { apiRoutes, domainErrors, type RoutesDeps } from './http/routes.js';
+
+export interface AppDeps extends RoutesDeps {
+  logger: Logger;
+  registry: Registry;
+  dependencies: DependencyCheck[];
+  isDraining: () => boolean;
+}
+
+/** The user-service's HTTP API, without listening (tests drive `app.callback()`). */
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  const routes = apiRoutes(deps);
+  app.use(requestMetrics(deps.registry));
+  app.use(problemDetails(deps.logger));
+  app.use(
+    operationalEndpoints({
+      registry: deps.registry,
+      dependencies: deps.dependencies,
+      isDraining: deps.isDraining,
+    }),
+  );
+  app.use(domainErrors);
+  app.use(routes.routes());
+  app.use(routes.allowedMethods({ throw: true }));
+  return app;
+}

@@ -1,0 +1,133 @@
+import type { Knex } from 'knex';
+
+/** The W3C trace context headers (`traceparent`, `tracestate`, `baggage`) of the writing request. */
+export type TraceContext = Record<string, string>;
+
+export interface NewOutboxEvent {
+  eventId: string;
+  /** Events of one aggregate (one user) are published in the order they were written. */
+  aggregateId: string;
+  subject: string;
+  payload: object;
+  traceContext: TraceContext;
+}
+
+export interface ClaimedEvent {
+  id: string;
+  eventId: string;
+  subject: string;
+  payload: object;
+  traceContext: TraceContext;
+  createdAt: Date;
+}
+
+interface OutboxRow {
+  id: string;
+  event_id: string;
+  aggregate_id: string;
+  subject: string;
+  payload: object;
+  trace_context: TraceContext;
+  created_at: Date;
+  published_at: Date | null;
+  attempts: number;
+  last_error: string | null;
+}
+
+export async function appendEvent(trx: Knex.Transaction, event: NewOutboxEvent): Promise<void> {
+  await trx<OutboxRow>('outbox').insert({
+    event_id: event.eventId,
+    aggregate_id: event.aggregateId,
+    subject: event.subject,
+    payload: event.payload,
+    trace_context: event.traceContext,
+  });
+}
+
+/**
+ * Locks up to `limit` unpublished events for this transaction. Rows locked by another relay are
+ * skipped, and so is any event whose aggregate has an earlier one still unpublished: that keeps
+ * each aggregate's events in order even with several relays.
+ */
+export async function claimUnpublished(
+  trx: Knex.Transaction,
+  limit: number,
+): Promise<ClaimedEvent[]> {
+  const { rows } = await trx.raw<{ rows: OutboxRow[] }>(
+    `SELECT id, event_id, subject, payload, trace_context, created_at
+       FROM outbox candidate
+      WHERE published_at IS NULL
+        AND NOT EXISTS (
+              SELECT 1 FROM outbox earlier
+               WHERE earlier.aggregate_id = candidate.aggregate_id
+                 AND earlier.published_at IS NULL
+                 AND earlier.id < candidate.id)
+      ORDER BY id
+      LIMIT ?
+        FOR UPDATE SKIP LOCKED`,
+    [limit],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    eventId: row.event_id,
+    subject: row.subject,
+    payload: row.payload,
+    traceContext: row.trace_context,
+    createdAt: row.created_at,
+  }));
+}
+
+export async function markPublished(trx: Knex.Transaction, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await trx<OutboxRow>('outbox')
+    .whereIn('id', ids)
+    .update({ published_at: trx.fn.now() as unknown as Date })
+    .increment('attempts', 1);
+}
+
+export async function recordFailedAttempt(
+  trx: Knex.Transaction,
+  ids: string[],
+  error: string,
+): Promise<void> {
+  if (ids.length === 0) return;
+  await trx<OutboxRow>('outbox')
+    .whereIn('id', ids)
+    .update({ last_error: error.slice(0, 1000) })
+    .increment('attempts', 1);
+}
+
+export interface OutboxBacklog {
+  pending: number;
+  /** Age of the oldest unpublished event; 0 when there is none. */
+  oldestPendingAgeSeconds: number;
+}
+
+export async function readBacklog(db: Knex): Promise<OutboxBacklog> {
+  const { rows } = await db.raw<{ rows: Array<{ pending: string; oldest_age: number | null }> }>(
+    `SELECT count(*) AS pending,
+            extract(epoch FROM now() - min(created_at))::float8 AS oldest_age
+       FROM outbox WHERE published_at IS NULL`,
+  );
+  const row = rows[0];
+  return {
+    pending: Number(row?.pending ?? 0),
+    oldestPendingAgeSeconds: Math.max(0, row?.oldest_age ?? 0),
+  };
+}
+
+/** Deletes up to `limit` events published more than `retentionSeconds` ago; returns how many. */
+export async function prunePublished(
+  db: Knex,
+  retentionSeconds: number,
+  limit: number,
+): Promise<number> {
+  const { rowCount } = await db.raw<{ rowCount: number }>(
+    `DELETE FROM outbox WHERE id IN (
+       SELECT id FROM outbox
+        WHERE published_at < now() - make_interval(secs => ?)
+        LIMIT ?)`,
+    [retentionSeconds, limit],
+  );
+  return rowCount;
+}

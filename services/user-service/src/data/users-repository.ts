@@ -1,0 +1,52 @@
+import type { Knex } from 'knex';
+import type { User } from '../domain/user.js';
+
+interface UserRow {
+  id: string;
+  email: string;
+  name: string;
+  password_hash: string;
+  created_at: Date;
+}
+
+export interface StoredUser extends User {
+  passwordHash: string;
+}
+
+function toStoredUser(row: UserRow): StoredUser {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    createdAt: row.created_at.toISOString(),
+    passwordHash: row.password_hash,
+  };
+}
+
+const UNIQUE_VIOLATION = '23505';
+const EMAIL_INDEX = 'users_email_lower_unique';
+
+export function isDuplicateEmail(error: unknown): boolean {
+  const pgError = error as { code?: string; constraint?: string };
+  return pgError.code === UNIQUE_VIOLATION && pgError.constraint === EMAIL_INDEX;
+}
+
+export async function insertUser(db: Knex, user: StoredUser): Promise<void> {
+  await db<UserRow>('users').insert({
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    password_hash: user.passwordHash,
+    created_at: new Date(user.createdAt),
+  });
+}
+
+export async function findUserById(db: Knex, id: string): Promise<StoredUser | undefined> {
+  const row = await db<UserRow>('users').where({ id }).first();
+  return row && toStoredUser(row);
+}
+
+export async function findUserByEmail(db: Knex, email: string): Promise<StoredUser | undefined> {
+  const row = await db<UserRow>('users').whereRaw('lower(email) = lower(?)', [email]).first();
+  return row && toStoredUser(row);
+}

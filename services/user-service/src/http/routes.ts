@@ -1,0 +1,75 @@
+import Router from '@koa/router';
+import { PROBLEM_TYPES, ProblemError } from '@signup-flow/service-runtime';
+import type { Middleware } from 'koa';
+import { EmailTakenError, InvalidCredentialsError, UserNotFoundError } from '../domain/errors.js';
+import { getUser } from '../domain/get-user.js';
+import { type LogInDeps, logIn } from '../domain/log-in.js';
+import { type SignUpDeps, signUp } from '../domain/sign-up.js';
+import { parseRequest, readJsonBody } from './json-request.js';
+import { logInRequestSchema, signUpRequestSchema } from './request-schemas.js';
+
+export type RoutesDeps = SignUpDeps & LogInDeps;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Maps domain errors to problems; anything else goes on to the generic 500. */
+export const domainErrors: Middleware = async (_ctx, next) => {
+  try {
+    await next();
+  } catch (error) {
+    if (error instanceof EmailTakenError) {
+      throw new ProblemError(
+        {
+          type: PROBLEM_TYPES.conflict,
+          title: 'Email already registered',
+          status: 409,
+          detail: 'a user with this email already exists',
+        },
+        { cause: error },
+      );
+    }
+    if (error instanceof InvalidCredentialsError) {
+      throw new ProblemError(
+        {
+          type: PROBLEM_TYPES.unauthorized,
+          title: 'Invalid credentials',
+          status: 401,
+          detail: 'invalid email or password',
+        },
+        { cause: error },
+      );
+    }
+    if (error instanceof UserNotFoundError) {
+      throw new ProblemError(
+        { type: PROBLEM_TYPES.notFound, title: 'User not found', status: 404 },
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+};
+
+export function apiRoutes(deps: RoutesDeps): Router {
+  const router = new Router();
+
+  router.post('/v1/users', async (ctx) => {
+    const request = parseRequest(signUpRequestSchema, await readJsonBody(ctx));
+    const user = await signUp(deps, request);
+    ctx.status = 201;
+    ctx.set('Location', `/v1/users/${user.id}`);
+    ctx.body = user;
+  });
+
+  router.get('/v1/users/:id', async (ctx) => {
+    const id = ctx.params.id ?? '';
+    if (!UUID.test(id)) throw new UserNotFoundError(`no user ${id}`);
+    ctx.body = await getUser(deps.db, id.toLowerCase());
+  });
+
+  router.post('/v1/sessions', async (ctx) => {
+    const credentials = parseRequest(logInRequestSchema, await readJsonBody(ctx));
+    ctx.body = await logIn(deps, credentials);
+  });
+
+  return router;
+}

@@ -1,0 +1,122 @@
+/** The user-service's composition root: the only place that reads configuration and wires parts. */
+import { randomBytes } from 'node:crypto';
+import { natsSettingsFromEnv, openNatsLink } from '@signup-flow/nats';
+import {
+  ConfigError,
+  createLogger,
+  createMetricsRegistry,
+  exitOnSignal,
+  loadConfig,
+  startHttpServer,
+} from '@signup-flow/service-runtime';
+import { createApp } from './app.js';
+import { configSchema } from './config.js';
+import { createDatabase, migrate } from './data/database.js';
+import { createPasswordHasher } from './domain/password-hasher.js';
+import { createTokenIssuer } from './domain/token-issuer.js';
+import { createOutboxMetrics } from './outbox/metrics.js';
+import { provisionUsersStream } from './outbox/provision-stream.js';
+import { OutboxRelay } from './outbox/relay.js';
+
+const SERVICE = 'user-service';
+
+async function main(): Promise<void> {
+  const config = loadConfig(configSchema);
+  const logger = createLogger({ service: SERVICE, level: config.LOG_LEVEL });
+
+  const db = createDatabase({
+    url: config.DATABASE_URL,
+    poolMax: config.DB_POOL_MAX,
+    applicationName: SERVICE,
+  });
+  if (config.DB_MIGRATE) {
+    const applied = await migrate(db);
+    logger.info({ applied }, 'database migrations applied');
+  }
+
+  let jwtSecret = config.JWT_SECRET;
+  if (!jwtSecret) {
+    jwtSecret = randomBytes(32).toString('base64url');
+    logger.warn('JWT_SECRET is not set: using a random key, so tokens die with this process');
+  }
+
+  const registry = createMetricsRegistry();
+  const nats = await openNatsLink({
+    settings: natsSettingsFromEnv(config),
+    name: SERVICE,
+    logger,
+  });
+  const provisioning = new AbortController();
+  if (config.NATS_PROVISION) {
+    void provisionUsersStream(
+      nats,
+      {
+        replicas: config.USERS_STREAM_REPLICAS,
+        maxAgeMs: config.USERS_STREAM_MAX_AGE_SECONDS * 1000,
+        duplicateWindowMs: config.USERS_STREAM_DUPLICATE_WINDOW_SECONDS * 1000,
+      },
+      logger,
+      provisioning.signal,
+    );
+  }
+
+  const relay = new OutboxRelay({
+    db,
+    databaseUrl: config.DATABASE_URL,
+    nats,
+    logger,
+    metrics: createOutboxMetrics(registry, db),
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS,
+    publishTimeoutMs: config.OUTBOX_PUBLISH_TIMEOUT_MS,
+    retryMaxDelayMs: config.OUTBOX_RETRY_MAX_DELAY_MS,
+    retentionSeconds: config.OUTBOX_RETENTION_SECONDS,
+  });
+  relay.start();
+
+  let draining = false;
+  const app = createApp({
+    db,
+    hasher: await createPasswordHasher(),
+    issueToken: createTokenIssuer({
+      secret: jwtSecret,
+      keyId: config.JWT_KEY_ID,
+      issuer: config.JWT_ISSUER,
+      ttlSeconds: config.JWT_TTL_SECONDS,
+    }),
+    eventSource: `/${SERVICE}`,
+    logger,
+    registry,
+    isDraining: () => draining,
+    dependencies: [
+      { name: 'postgres', critical: true, check: async () => (await db.raw('SELECT 1'), true) },
+      // Signup works without NATS (the outbox holds events), so NATS is reported, not required.
+      { name: 'nats', critical: false, check: () => nats.isConnected() },
+    ],
+  });
+  const server = await startHttpServer(app, config.PORT);
+  logger.info({ port: server.port }, 'user-service ready');
+
+  exitOnSignal(
+    async () => {
+      draining = true;
+      provisioning.abort();
+      await server.close(config.SHUTDOWN_TIMEOUT_MS / 2);
+      await relay.stop();
+      await nats.close();
+      await db.destroy();
+    },
+    { logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS },
+  );
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${SERVICE}: ${error.message}\n`);
+  } else {
+    process.stderr.write(
+      `${SERVICE}: failed to start: ${error instanceof Error ? error.message : error}\n`,
+    );
+  }
+  process.exit(1);
+});

@@ -1,0 +1,56 @@
+import { METRIC_PREFIX } from '@signup-flow/service-runtime';
+import type { Knex } from 'knex';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { readBacklog } from '../data/outbox-repository.js';
+
+export interface OutboxMetrics {
+  published: Counter;
+  publishFailures: Counter;
+  publishDuration: Histogram;
+}
+
+/** Outbox metrics; the backlog gauges are read from the database at scrape time. */
+export function createOutboxMetrics(registry: Registry, db: Knex): OutboxMetrics {
+  let backlog: ReturnType<typeof readBacklog> | undefined;
+  // Both gauges are collected in one scrape: share one query between them.
+  const readOnce = () => {
+    backlog ??= readBacklog(db).finally(() => {
+      backlog = undefined;
+    });
+    return backlog;
+  };
+  new Gauge({
+    name: `${METRIC_PREFIX}outbox_pending_events`,
+    help: 'Events written to the outbox and not yet acknowledged by JetStream.',
+    registers: [registry],
+    async collect() {
+      this.set((await readOnce()).pending);
+    },
+  });
+  new Gauge({
+    name: `${METRIC_PREFIX}outbox_oldest_pending_age_seconds`,
+    help: 'Age of the oldest event not yet acknowledged by JetStream (0 when none).',
+    registers: [registry],
+    async collect() {
+      this.set((await readOnce()).oldestPendingAgeSeconds);
+    },
+  });
+  return {
+    published: new Counter({
+      name: `${METRIC_PREFIX}outbox_published_events_total`,
+      help: 'Events published to JetStream and acknowledged.',
+      registers: [registry],
+    }),
+    publishFailures: new Counter({
+      name: `${METRIC_PREFIX}outbox_publish_failures_total`,
+      help: 'Publish attempts that got no PubAck (the event stays in the outbox and is retried).',
+      registers: [registry],
+    }),
+    publishDuration: new Histogram({
+      name: `${METRIC_PREFIX}outbox_publish_duration_seconds`,
+      help: 'Time from publish to PubAck.',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,206 @@
+import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import { CLOUDEVENTS_CONTENT_TYPE, HEADERS, STREAMS } from '@signup-flow/events';
+import type { NatsLink } from '@signup-flow/nats';
+import type { Logger } from '@signup-flow/service-runtime';
+import type { Knex } from 'knex';
+import pg from 'pg';
+import {
+  type ClaimedEvent,
+  claimUnpublished,
+  markPublished,
+  prunePublished,
+  recordFailedAttempt,
+} from '../data/outbox-repository.js';
+import type { OutboxMetrics } from './metrics.js';
+import { WakeSignal } from './wake-signal.js';
+
+export const OUTBOX_CHANNEL = 'outbox_events';
+
+export interface OutboxRelayOptions {
+  db: Knex;
+  /** For the LISTEN connection, which must stay outside the pool. */
+  databaseUrl: string;
+  nats: NatsLink;
+  logger: Logger;
+  metrics: OutboxMetrics;
+  batchSize: number;
+  /** Fallback when a notification is missed (e.g. while the LISTEN connection reconnects). */
+  pollIntervalMs: number;
+  /** How long to wait for each PubAck. */
+  publishTimeoutMs: number;
+  /** Cap of the exponential back-off while NATS or PostgreSQL fail. */
+  retryMaxDelayMs: number;
+  /** Published events are deleted after this long. */
+  retentionSeconds: number;
+}
+
+const PRUNE_INTERVAL_MS = 60_000;
+const PRUNE_BATCH = 1000;
+const FIRST_RETRY_DELAY_MS = 100;
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * Moves events from the outbox table to JetStream: claims a batch (`FOR UPDATE SKIP LOCKED`, so
+ * replicas share the work), publishes each with `Nats-Msg-Id` = event id, and marks a row
+ * published only after its PubAck, in the same transaction. A crash between publish and mark
+ * republishes the event, which JetStream drops as a duplicate within the stream's duplicate window.
+ */
+export class OutboxRelay {
+  readonly #options: OutboxRelayOptions;
+  readonly #wake = new WakeSignal();
+  #stopping = false;
+  readonly #stopped = Promise.withResolvers<undefined>();
+  #loop: Promise<void> | undefined;
+  #listener: pg.Client | undefined;
+  #lastPrune = 0;
+
+  constructor(options: OutboxRelayOptions) {
+    this.#options = options;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+    void this.#listen();
+  }
+
+  /** Lets the batch in progress finish, then stops. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#stopped.resolve(undefined);
+    this.#wake.wake();
+    await this.#loop;
+    await this.#listener?.end().catch(() => undefined);
+  }
+
+  async #run(): Promise<void> {
+    const { logger, nats } = this.#options;
+    const connection = await Promise.race([nats.connected(), this.#stopped.promise]);
+    if (!connection) return;
+    const client = jetstream(connection);
+    let failures = 0;
+    while (!this.#stopping) {
+      try {
+        const relayed = await this.#relayBatch(client);
+        if (failures > 0) logger.info({ failures }, 'outbox relay recovered');
+        failures = 0;
+        await this.#pruneWhenDue();
+        if (relayed === this.#options.batchSize) continue;
+        await this.#wake.sleep(this.#options.pollIntervalMs);
+      } catch (error) {
+        failures += 1;
+        const delay = this.#retryDelay(failures);
+        logger.warn({ err: error, failures, retryInMs: delay }, 'outbox relay failed, backing off');
+        await this.#wake.sleep(delay);
+      }
+    }
+  }
+
+  #retryDelay(failures: number): number {
+    const exponential = FIRST_RETRY_DELAY_MS * 2 ** Math.min(failures - 1, 20);
+    const capped = Math.min(this.#options.retryMaxDelayMs, exponential);
+    return Math.round(capped / 2 + (Math.random() * capped) / 2);
+  }
+
+  /** Relays one batch; returns how many events were published. Throws if any publish failed. */
+  async #relayBatch(client: JetStreamClient): Promise<number> {
+    const { db, metrics } = this.#options;
+    const batch = await db.transaction(async (trx) => {
+      const claimed = await claimUnpublished(trx, this.#options.batchSize);
+      // One event per aggregate in a batch (see claimUnpublished), so publishing them all at
+      // once cannot reorder a user's events.
+      const outcomes = await Promise.allSettled(
+        claimed.map((event) => this.#publish(client, event)),
+      );
+      const publishedIds: string[] = [];
+      const failedIds: string[] = [];
+      let failure: unknown;
+      outcomes.forEach((outcome, index) => {
+        const id = claimed[index]?.id;
+        if (id === undefined) return;
+        if (outcome.status === 'fulfilled') {
+          publishedIds.push(id);
+        } else {
+          failedIds.push(id);
+          failure ??= outcome.reason;
+        }
+      });
+      await markPublished(trx, publishedIds);
+      if (failedIds.length > 0) await recordFailedAttempt(trx, failedIds, describe(failure));
+      return {
+        claimed: claimed.length,
+        published: publishedIds.length,
+        failed: failedIds.length,
+        failure,
+      };
+    });
+    if (batch.failed > 0) {
+      metrics.publishFailures.inc(batch.failed);
+      throw new Error(`${batch.failed} of ${batch.claimed} events not published`, {
+        cause: batch.failure,
+      });
+    }
+    return batch.published;
+  }
+
+  async #publish(client: JetStreamClient, event: ClaimedEvent): Promise<void> {
+    const headers = natsHeaders();
+    headers.set(HEADERS.contentType, CLOUDEVENTS_CONTENT_TYPE);
+    for (const [name, value] of Object.entries(event.traceContext)) headers.set(name, value);
+    const stopTimer = this.#options.metrics.publishDuration.startTimer();
+    await client.publish(event.subject, JSON.stringify(event.payload), {
+      msgID: event.eventId,
+      headers,
+      timeout: this.#options.publishTimeoutMs,
+      expect: { streamName: STREAMS.users },
+    });
+    stopTimer();
+    this.#options.metrics.published.inc();
+  }
+
+  async #pruneWhenDue(): Promise<void> {
+    if (Date.now() - this.#lastPrune < PRUNE_INTERVAL_MS) return;
+    this.#lastPrune = Date.now();
+    const pruned = await prunePublished(
+      this.#options.db,
+      this.#options.retentionSeconds,
+      PRUNE_BATCH,
+    );
+    if (pruned > 0) this.#options.logger.debug({ pruned }, 'pruned published outbox events');
+  }
+
+  /** Holds a LISTEN connection that wakes the loop on every committed event; reconnects on loss. */
+  async #listen(): Promise<void> {
+    const { logger } = this.#options;
+    while (!this.#stopping) {
+      const listener = new pg.Client({
+        connectionString: this.#options.databaseUrl,
+        application_name: 'user-service outbox listener',
+      });
+      this.#listener = listener;
+      try {
+        const ended = new Promise<void>((resolve) => {
+          listener.once('end', resolve);
+          listener.once('error', (error) => {
+            logger.warn({ err: error }, 'outbox listener lost its connection');
+            resolve();
+          });
+        });
+        listener.on('notification', () => this.#wake.wake());
+        await listener.connect();
+        await listener.query(`LISTEN ${OUTBOX_CHANNEL}`);
+        // Anything committed before LISTEN took effect is picked up by this wake.
+        this.#wake.wake();
+        await ended;
+      } catch (error) {
+        if (!this.#stopping) logger.warn({ err: error }, 'outbox listener cannot connect');
+      } finally {
+        await listener.end().catch(() => undefined);
+      }
+      if (!this.#stopping) await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}

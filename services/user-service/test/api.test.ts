@@ -1,0 +1,363 @@
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import type { Knex } from 'knex';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type InProcessService, migratedDatabase, signUpRequest, startApi } from './fixtures.js';
+
+let db: Knex;
+let api: InProcessService;
+
+beforeAll(async () => {
+  ({ db } = await migratedDatabase());
+  api = await startApi(db);
+});
+
+const VALID = { email: 'ada@example.com', password: 'correct horse battery', name: 'Ada Lovelace' };
+
+async function counts() {
+  const [users] = await db('users').count<Array<{ count: string }>>('* as count');
+  const [events] = await db('outbox').count<Array<{ count: string }>>('* as count');
+  return { users: Number(users?.count), events: Number(events?.count) };
+}
+
+function uniqueEmail(tag: string) {
+  return `${tag}-${Math.random().toString(36).slice(2)}@example.com`;
+}
+
+describe('POST /v1/users', () => {
+  it('when the request is valid, then it answers 201 with the user and stores user and event together', async () => {
+    const email = uniqueEmail('happy');
+    const response = await signUpRequest(api.baseUrl, { ...VALID, email: `  ${email}  ` });
+    expect(response.status).toBe(201);
+    const user = (await response.json()) as Record<string, string>;
+    expect(Object.keys(user).sort()).toEqual(['createdAt', 'email', 'id', 'name']);
+    expect(user.email).toBe(email);
+    expect(user.name).toBe(VALID.name);
+    expect(response.headers.get('location')).toBe(`/v1/users/${user.id}`);
+
+    const row = await db('users').where({ id: user.id }).first();
+    expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    const event = await db('outbox').where({ aggregate_id: user.id }).first();
+    expect(event.subject).toBe('users.created');
+    expect(event.published_at).toBeNull();
+    expect(event.payload).toMatchObject({
+      specversion: '1.0',
+      id: event.event_id,
+      type: 'io.signup-flow.user.created.v1',
+      source: '/user-service',
+      subject: user.id,
+      datacontenttype: 'application/json',
+      data: { userId: user.id, email, name: VALID.name, createdAt: user.createdAt },
+    });
+    // UUIDv7: version nibble 7.
+    expect(event.event_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+  });
+
+  it('when the user is fetched, then it is returned without any password data', async () => {
+    const created = (await (
+      await signUpRequest(api.baseUrl, { ...VALID, email: uniqueEmail('get') })
+    ).json()) as {
+      id: string;
+    };
+    const response = await fetch(`${api.baseUrl}/v1/users/${created.id}`);
+    expect(response.status).toBe(200);
+    const body = await response.text();
+    expect(JSON.parse(body)).toEqual(created);
+    expect(body).not.toMatch(/argon|password/i);
+  });
+
+  it('when the user does not exist, then GET answers 404 problem', async () => {
+    for (const id of ['0190a0a0-0000-7000-8000-000000000000', 'not-a-uuid']) {
+      const response = await fetch(`${api.baseUrl}/v1/users/${id}`);
+      expect(response.status).toBe(404);
+      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    }
+  });
+
+  const longName = 'n'.repeat(101);
+  const cases: Array<{
+    title: string;
+    body: unknown;
+    fields: string[];
+    contentType?: string;
+    status?: number;
+  }> = [
+    {
+      title: 'email missing',
+      body: { password: VALID.password, name: VALID.name },
+      fields: ['email'],
+    },
+    { title: 'email invalid', body: { ...VALID, email: 'not-an-email' }, fields: ['email'] },
+    { title: 'email of only spaces', body: { ...VALID, email: '   ' }, fields: ['email'] },
+    {
+      title: 'email longer than 254 characters',
+      body: {
+        ...VALID,
+        email: `${'a'.repeat(64)}@${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.com`,
+      },
+      fields: ['email'],
+    },
+    { title: 'email not a string', body: { ...VALID, email: 42 }, fields: ['email'] },
+    {
+      title: 'password of 11 characters',
+      body: { ...VALID, password: 'a'.repeat(11) },
+      fields: ['password'],
+    },
+    {
+      title: 'password of 257 characters',
+      body: { ...VALID, password: 'a'.repeat(257) },
+      fields: ['password'],
+    },
+    {
+      title: 'password of 11 characters counting a leading space',
+      body: { ...VALID, password: ' 1234567890' },
+      fields: ['password'],
+    },
+    {
+      title: 'password missing',
+      body: { email: VALID.email, name: VALID.name },
+      fields: ['password'],
+    },
+    {
+      title: 'name of only whitespace',
+      body: { ...VALID, name: ' \t\n\u00a0 ' },
+      fields: ['name'],
+    },
+    { title: 'name empty', body: { ...VALID, name: '' }, fields: ['name'] },
+    { title: 'name of 101 characters', body: { ...VALID, name: longName }, fields: ['name'] },
+    {
+      title: 'name with a control character',
+      body: { ...VALID, name: 'Ada\u0000' },
+      fields: ['name'],
+    },
+    { title: 'unknown field', body: { ...VALID, isAdmin: true }, fields: ['isAdmin'] },
+    {
+      title: 'every field wrong at once',
+      body: { email: 'x', password: 'short', name: '', role: 'admin' },
+      fields: ['email', 'name', 'password', 'role'],
+    },
+    { title: 'body is an array', body: [VALID], fields: ['(body)'] },
+    { title: 'body is null', body: null, fields: ['(body)'] },
+  ];
+
+  it.each(cases)(
+    'when $title, then 400 lists the field and nothing is written',
+    async ({ body, fields }) => {
+      const before = await counts();
+      const response = await fetch(`${api.baseUrl}/v1/users`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(response.status).toBe(400);
+      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      const problem = (await response.json()) as {
+        status: number;
+        type: string;
+        title: string;
+        errors: Array<{ field: string; pointer: string; detail: string }>;
+      };
+      expect(problem.status).toBe(400);
+      expect(problem.type).toBe('urn:signup-flow:problem:invalid-request');
+      expect([...new Set(problem.errors.map((error) => error.field))].sort()).toEqual(fields);
+      for (const error of problem.errors) expect(error.detail).toBeTruthy();
+      expect(JSON.stringify(problem)).not.toContain(VALID.password);
+      expect(await counts()).toEqual(before);
+    },
+  );
+
+  it('when names and emails need trimming or hold unicode, then they are stored trimmed and counted in characters', async () => {
+    const name = `  ${'é'.repeat(50)}${'😀'.repeat(50)}  `;
+    const response = await signUpRequest(api.baseUrl, {
+      email: ` ${uniqueEmail('unicode')}\t`,
+      password: `${'🔑'.repeat(12)}`,
+      name,
+    });
+    expect(response.status).toBe(201);
+    const user = (await response.json()) as { name: string; email: string };
+    expect(user.name).toBe(name.trim());
+    expect(user.email).not.toMatch(/\s/);
+  });
+
+  it('when the password has surrounding spaces, then they are kept, not trimmed', async () => {
+    const email = uniqueEmail('spaces');
+    const password = '  twelve chars  ';
+    expect((await signUpRequest(api.baseUrl, { ...VALID, email, password })).status).toBe(201);
+    const login = (pw: string) =>
+      fetch(`${api.baseUrl}/v1/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password: pw }),
+      });
+    expect((await login(password)).status).toBe(200);
+    expect((await login(password.trim())).status).toBe(401);
+  });
+
+  const transportCases: Array<{ title: string; init: RequestInit; status: number; type: string }> =
+    [
+      {
+        title: 'malformed JSON',
+        init: { headers: { 'content-type': 'application/json' }, body: '{"email": ' },
+        status: 400,
+        type: 'urn:signup-flow:problem:malformed-json',
+      },
+      {
+        title: 'an empty body',
+        init: { headers: { 'content-type': 'application/json' }, body: '' },
+        status: 400,
+        type: 'urn:signup-flow:problem:malformed-json',
+      },
+      {
+        title: 'invalid UTF-8',
+        init: {
+          headers: { 'content-type': 'application/json' },
+          body: new Uint8Array([0x7b, 0xff, 0x7d]),
+        },
+        status: 400,
+        type: 'urn:signup-flow:problem:malformed-json',
+      },
+      {
+        title: 'a form body',
+        init: {
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'email=a%40b.c&password=123456789012&name=A',
+        },
+        status: 415,
+        type: 'urn:signup-flow:problem:unsupported-media-type',
+      },
+      {
+        title: 'no content type',
+        init: { body: new Blob([JSON.stringify(VALID)]) },
+        status: 415,
+        type: 'urn:signup-flow:problem:unsupported-media-type',
+      },
+      {
+        title: 'JSON in latin1',
+        init: {
+          headers: { 'content-type': 'application/json; charset=latin1' },
+          body: JSON.stringify(VALID),
+        },
+        status: 415,
+        type: 'urn:signup-flow:problem:unsupported-media-type',
+      },
+      {
+        title: 'a body over 16 KiB',
+        init: {
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ ...VALID, name: 'x'.repeat(17 * 1024) }),
+        },
+        status: 413,
+        type: 'urn:signup-flow:problem:payload-too-large',
+      },
+    ];
+
+  it.each(transportCases)(
+    'when the body is $title, then $status and nothing is written',
+    async ({ init, status, type }) => {
+      const before = await counts();
+      const response = await fetch(`${api.baseUrl}/v1/users`, { method: 'POST', ...init });
+      expect(response.status).toBe(status);
+      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      const problem = (await response.json()) as { type: string; status: number; detail: string };
+      expect(problem).toMatchObject({ type, status });
+      expect(await counts()).toEqual(before);
+    },
+  );
+
+  it('when 20 signups race with one email (differing in case), then exactly one wins and 19 get 409', async () => {
+    const email = uniqueEmail('race');
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, (_, index) =>
+        signUpRequest(api.baseUrl, { ...VALID, email: index % 2 ? email.toUpperCase() : email }),
+      ),
+    );
+    const statuses = responses.map((response) => response.status).sort();
+    expect(statuses.filter((status) => status === 201)).toHaveLength(1);
+    expect(statuses.filter((status) => status === 409)).toHaveLength(19);
+    const conflict = responses.find((response) => response.status === 409);
+    expect(await conflict?.json()).toMatchObject({
+      type: 'urn:signup-flow:problem:conflict',
+      status: 409,
+    });
+    const stored = await db('users').whereRaw('lower(email) = ?', [email]);
+    expect(stored).toHaveLength(1);
+    const events = await db('outbox').where({ aggregate_id: stored[0].id });
+    expect(events).toHaveLength(1);
+  });
+
+  it('never logs the password or the email', async () => {
+    const email = uniqueEmail('secret');
+    await signUpRequest(api.baseUrl, { ...VALID, email, password: 'a-very-secret-password' });
+    await signUpRequest(api.baseUrl, { ...VALID, email, password: 'a-very-secret-password' });
+    const log = api.logLines.join('\n');
+    expect(log).not.toContain('a-very-secret-password');
+    expect(log).not.toContain(email);
+  });
+});
+
+describe('POST /v1/sessions', () => {
+  const login = (body: unknown) =>
+    fetch(`${api.baseUrl}/v1/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('when the credentials are right, then it returns a signed JWT for the user with its expiry', async () => {
+    const email = uniqueEmail('login');
+    const user = (await (await signUpRequest(api.baseUrl, { ...VALID, email })).json()) as {
+      id: string;
+    };
+    const response = await login({ email: email.toUpperCase(), password: VALID.password });
+    expect(response.status).toBe(200);
+    const session = (await response.json()) as { token: string; expiresAt: string };
+    expect(decodeProtectedHeader(session.token)).toMatchObject({ alg: 'HS256', kid: 'test-key' });
+    const claims = decodeJwt(session.token);
+    expect(claims.sub).toBe(user.id);
+    expect(new Date(session.expiresAt).getTime()).toBe((claims.exp ?? 0) * 1000);
+    expect(JSON.stringify(claims)).not.toContain(email);
+  });
+
+  it('when the password is wrong or the email unknown, then both get the same 401', async () => {
+    const email = uniqueEmail('wrong');
+    await signUpRequest(api.baseUrl, { ...VALID, email });
+    const wrongPassword = await login({ email, password: 'not the right password' });
+    const unknownEmail = await login({ email: uniqueEmail('nobody'), password: VALID.password });
+    expect(wrongPassword.status).toBe(401);
+    expect(unknownEmail.status).toBe(401);
+    expect(await wrongPassword.json()).toEqual(await unknownEmail.json());
+  });
+
+  it('when the body is invalid, then 400 lists the fields', async () => {
+    const response = await login({ email: 'nope', extra: 1 });
+    expect(response.status).toBe(400);
+    const problem = (await response.json()) as { errors: Array<{ field: string }> };
+    expect(problem.errors.map((error) => error.field).sort()).toEqual([
+      'email',
+      'extra',
+      'password',
+    ]);
+  });
+});
+
+describe('operational endpoints', () => {
+  it('serves liveness, readiness and Prometheus metrics', async () => {
+    expect((await fetch(`${api.baseUrl}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${api.baseUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', dependencies: { postgres: 'up' } });
+    const metrics = await (await fetch(`${api.baseUrl}/metrics`)).text();
+    expect(metrics).toContain('signupflow_http_server_request_duration_seconds_bucket{');
+    expect(metrics).toMatch(/route="\/v1\/users"/);
+    expect(metrics).toContain('signupflow_outbox_pending_events');
+    expect(metrics).toContain('nodejs_heap_size_total_bytes');
+  });
+
+  it('answers unknown routes and methods with problems', async () => {
+    const missing = await fetch(`${api.baseUrl}/v2/nothing`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const wrongMethod = await fetch(`${api.baseUrl}/v1/users`, { method: 'DELETE' });
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+});

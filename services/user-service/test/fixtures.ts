@@ -1,0 +1,233 @@
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { STREAMS } from '@signup-flow/events';
+import { freePort, ManagedProcess, waitUntil } from '@signup-flow/local-stack';
+import { ensureStream, type NatsLink, openNatsLink, usersStreamConfig } from '@signup-flow/nats';
+import {
+  createLogger,
+  createMetricsRegistry,
+  type RunningHttpServer,
+  startHttpServer,
+} from '@signup-flow/service-runtime';
+import type { Knex } from 'knex';
+import { createTestDatabase, onTestFileEnd } from '../../../test/support/harness.js';
+import { createApp } from '../src/app.js';
+import { createDatabase, migrate } from '../src/data/database.js';
+import { createPasswordHasher } from '../src/domain/password-hasher.js';
+import { createTokenIssuer } from '../src/domain/token-issuer.js';
+import { createOutboxMetrics } from '../src/outbox/metrics.js';
+import { OutboxRelay } from '../src/outbox/relay.js';
+
+export const TEST_JWT_SECRET = 'a-test-only-secret-of-at-least-32-characters';
+
+/** A logger that keeps its lines, so tests can assert what was (not) logged. */
+export function capturingLogger() {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      callback();
+    },
+  });
+  return { logger: createLogger({ service: 'user-service', level: 'debug', destination }), lines };
+}
+
+export interface MigratedDatabase {
+  url: string;
+  db: Knex;
+}
+
+export async function migratedDatabase(): Promise<MigratedDatabase> {
+  const url = await createTestDatabase('user_service');
+  const db = createDatabase({ url, poolMax: 30, applicationName: 'user-service test' });
+  await migrate(db);
+  onTestFileEnd(() => db.destroy());
+  return { url, db };
+}
+
+export interface InProcessService {
+  baseUrl: string;
+  server: RunningHttpServer;
+  logLines: string[];
+}
+
+/** The user-service's HTTP API in this process, on a free port, without a relay. */
+export async function startApi(db: Knex): Promise<InProcessService> {
+  const { logger, lines } = capturingLogger();
+  const registry = createMetricsRegistry();
+  createOutboxMetrics(registry, db);
+  const app = createApp({
+    db,
+    hasher: await createPasswordHasher(),
+    issueToken: createTokenIssuer({
+      secret: TEST_JWT_SECRET,
+      keyId: 'test-key',
+      issuer: 'user-service',
+      ttlSeconds: 600,
+    }),
+    eventSource: '/user-service',
+    logger,
+    registry,
+    isDraining: () => false,
+    dependencies: [{ name: 'postgres', critical: true, check: () => true }],
+  });
+  const server = await startHttpServer(app, 0, '127.0.0.1');
+  onTestFileEnd(() => server.close(1000));
+  return { baseUrl: `http://127.0.0.1:${server.port}`, server, logLines: lines };
+}
+
+export interface RelayHandle {
+  relay: OutboxRelay;
+  link: NatsLink;
+  stop(): Promise<void>;
+}
+
+/** An outbox relay in this process, publishing to `natsUrl`. */
+export async function startRelay(
+  database: MigratedDatabase,
+  natsUrl: string,
+): Promise<RelayHandle> {
+  const { logger } = capturingLogger();
+  const link = await openNatsLink({
+    settings: { servers: [natsUrl] },
+    name: 'user-service test relay',
+    logger,
+    reconnectTimeWaitMs: 100,
+  });
+  const relay = new OutboxRelay({
+    db: database.db,
+    databaseUrl: database.url,
+    nats: link,
+    logger,
+    metrics: createOutboxMetrics(createMetricsRegistry(), database.db),
+    batchSize: 20,
+    pollIntervalMs: 200,
+    publishTimeoutMs: 1000,
+    retryMaxDelayMs: 500,
+    retentionSeconds: 3600,
+  });
+  relay.start();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await relay.stop();
+    await link.close();
+  };
+  onTestFileEnd(stop);
+  return { relay, link, stop };
+}
+
+export async function createUsersStream(natsUrl: string): Promise<void> {
+  const connection = await connect({ servers: natsUrl });
+  await ensureStream(
+    await jetstreamManager(connection),
+    usersStreamConfig({ replicas: 1, maxAgeMs: 3_600_000, duplicateWindowMs: 3_600_000 }),
+  );
+  await connection.close();
+}
+
+export interface StreamMessage {
+  subject: string;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/** Every message currently in the USERS stream, in order. */
+export async function readUsersStream(natsUrl: string): Promise<StreamMessage[]> {
+  const connection = await connect({ servers: natsUrl });
+  try {
+    const manager = await jetstreamManager(connection);
+    const info = await manager.streams.info(STREAMS.users);
+    const messages: StreamMessage[] = [];
+    for (
+      let seq = info.state.first_seq;
+      seq <= info.state.last_seq && info.state.messages > 0;
+      seq++
+    ) {
+      const message = await manager.streams.getMessage(STREAMS.users, { seq });
+      if (!message) continue;
+      const headers: Record<string, string> = {};
+      for (const [key, values] of message.header ?? []) headers[key] = values[0] ?? '';
+      messages.push({ subject: message.subject, headers, body: message.json() });
+    }
+    return messages;
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Waits until the USERS stream holds at least `count` messages. */
+export async function waitForStreamCount(
+  natsUrl: string,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<void> {
+  await waitUntil(
+    `${count} messages in USERS`,
+    async () => {
+      const connection = await connect({ servers: natsUrl });
+      try {
+        const info = await (await jetstreamManager(connection)).streams.info(STREAMS.users);
+        return info.state.messages >= count;
+      } finally {
+        await connection.close();
+      }
+    },
+    timeoutMs,
+    100,
+  );
+}
+
+export interface SignupBody {
+  email?: unknown;
+  password?: unknown;
+  name?: unknown;
+  [extra: string]: unknown;
+}
+
+export function signUpRequest(baseUrl: string, body: SignupBody): Promise<Response> {
+  return fetch(`${baseUrl}/v1/users`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+const SERVICE_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+export interface ServiceProcess {
+  baseUrl: string;
+  process: ManagedProcess;
+}
+
+/** The built user-service as a real process (`npm run serve:user-service` runs the same file). */
+export async function spawnUserService(
+  env: Record<string, string>,
+  logDir: string,
+): Promise<ServiceProcess> {
+  const port = await freePort();
+  const process_ = new ManagedProcess({
+    name: 'user-service',
+    command: process.execPath,
+    args: [SERVICE_MAIN],
+    env: {
+      ...process.env,
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      JWT_SECRET: TEST_JWT_SECRET,
+      ...env,
+    },
+    logFile: join(logDir, `user-service-${port}.log`),
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  await waitUntil(`user-service on ${port} (log: ${process_.logFile})`, async () => {
+    if (!process_.running) throw new Error(`user-service exited; see ${process_.logFile}`);
+    return (await fetch(`${baseUrl}/readyz`)).ok;
+  });
+  onTestFileEnd(() => process_.stop());
+  return { baseUrl, process: process_ };
+}

@@ -1,0 +1,279 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NatsServer } from '@signup-flow/local-stack';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsServer } from '../../../test/support/harness.js';
+import {
+  createUsersStream,
+  type InProcessService,
+  type MigratedDatabase,
+  migratedDatabase,
+  type RelayHandle,
+  readUsersStream,
+  signUpRequest,
+  spawnUserService,
+  startApi,
+  startRelay,
+  waitForStreamCount,
+} from './fixtures.js';
+
+const PASSWORD = 'correct horse battery';
+
+async function signUpMany(api: InProcessService, count: number, tag: string): Promise<string[]> {
+  const responses = await Promise.all(
+    Array.from({ length: count }, (_, index) =>
+      signUpRequest(api.baseUrl, {
+        email: `${tag}-${index}@example.com`,
+        password: PASSWORD,
+        name: `User ${index}`,
+      }),
+    ),
+  );
+  expect(responses.map((response) => response.status)).toEqual(Array(count).fill(201));
+  return Promise.all(
+    responses.map(async (response) => ((await response.json()) as { id: string }).id),
+  );
+}
+
+function eventUserIds(messages: Awaited<ReturnType<typeof readUsersStream>>): string[] {
+  return messages.map((message) => (message.body as { data: { userId: string } }).data.userId);
+}
+
+describe('outbox relay to JetStream', () => {
+  let nats: NatsServer;
+  let database: MigratedDatabase;
+  let api: InProcessService;
+  const relays: RelayHandle[] = [];
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    await createUsersStream(nats.url);
+  });
+
+  afterEach(async () => {
+    for (const relay of relays.splice(0)) await relay.stop();
+  });
+
+  async function freshService() {
+    database = await migratedDatabase();
+    api = await startApi(database.db);
+  }
+
+  it('when a user signs up, then the stream holds one message with the contract body and headers', async () => {
+    await freshService();
+    const before = (await readUsersStream(nats.url)).length;
+    relays.push(await startRelay(database, nats.url));
+    const response = await signUpRequest(api.baseUrl, {
+      email: 'grace@example.com',
+      password: PASSWORD,
+      name: 'Grace Hopper',
+    });
+    const user = (await response.json()) as { id: string; createdAt: string };
+    await waitForStreamCount(nats.url, before + 1);
+
+    const message = (await readUsersStream(nats.url)).at(-1);
+    const row = await database.db('outbox').where({ aggregate_id: user.id }).first();
+    expect(message?.subject).toBe('users.created');
+    expect(message?.headers['Nats-Msg-Id']).toBe(row.event_id);
+    expect(message?.body).toEqual({
+      specversion: '1.0',
+      id: row.event_id,
+      source: '/user-service',
+      type: 'io.signup-flow.user.created.v1',
+      time: user.createdAt,
+      subject: user.id,
+      datacontenttype: 'application/json',
+      data: {
+        userId: user.id,
+        email: 'grace@example.com',
+        name: 'Grace Hopper',
+        createdAt: user.createdAt,
+      },
+    });
+    await expect
+      .poll(async () => (await database.db('outbox').where({ id: row.id }).first()).published_at)
+      .not.toBeNull();
+  });
+
+  it('when NATS is down, then 50 signups still succeed and, once it is back, each event is in the stream exactly once', async () => {
+    await freshService();
+    const before = eventUserIds(await readUsersStream(nats.url));
+    relays.push(await startRelay(database, nats.url));
+    await nats.stop();
+    try {
+      const userIds = await signUpMany(api, 50, 'offline');
+      const pending = await database
+        .db('outbox')
+        .whereNull('published_at')
+        .count<Array<{ count: string }>>('* as count');
+      expect(Number(pending[0]?.count)).toBe(50);
+      await nats.start();
+      await waitForStreamCount(nats.url, before.length + 50, 60_000);
+      await expect
+        .poll(
+          async () =>
+            Number(
+              (
+                await database
+                  .db('outbox')
+                  .whereNull('published_at')
+                  .count<Array<{ count: string }>>('* as count')
+              )[0]?.count,
+            ),
+          { timeout: 30_000 },
+        )
+        .toBe(0);
+      const published = eventUserIds(await readUsersStream(nats.url)).slice(before.length);
+      expect(published.sort()).toEqual([...userIds].sort());
+    } finally {
+      if (!nats.running) await nats.start();
+    }
+  });
+
+  it('when two relays share one database, then every event is published once', async () => {
+    await freshService();
+    const before = (await readUsersStream(nats.url)).length;
+    relays.push(await startRelay(database, nats.url), await startRelay(database, nats.url));
+    const userIds = await signUpMany(api, 60, 'two-relays');
+    await waitForStreamCount(nats.url, before + 60);
+    await expect
+      .poll(async () =>
+        Number(
+          (
+            await database
+              .db('outbox')
+              .whereNull('published_at')
+              .count<Array<{ count: string }>>('* as count')
+          )[0]?.count,
+        ),
+      )
+      .toBe(0);
+    const published = eventUserIds(await readUsersStream(nats.url)).slice(before);
+    expect(published).toHaveLength(60);
+    expect(published.sort()).toEqual([...userIds].sort());
+  });
+
+  it('when a relay dies between publish and mark, then the republished event is dropped by JetStream as a duplicate', async () => {
+    await freshService();
+    const before = (await readUsersStream(nats.url)).length;
+    const first = await startRelay(database, nats.url);
+    const [userId] = await signUpMany(api, 1, 'crash');
+    await waitForStreamCount(nats.url, before + 1);
+    await expect
+      .poll(
+        async () =>
+          (await database.db('outbox').where({ aggregate_id: userId }).first()).published_at,
+      )
+      .not.toBeNull();
+    await first.stop();
+    // The state a crash after the PubAck and before the commit leaves: published, not marked.
+    await database.db('outbox').where({ aggregate_id: userId }).update({ published_at: null });
+
+    relays.push(await startRelay(database, nats.url));
+    await expect
+      .poll(
+        async () =>
+          (await database.db('outbox').where({ aggregate_id: userId }).first()).published_at,
+      )
+      .not.toBeNull();
+    const messages = await readUsersStream(nats.url);
+    expect(messages).toHaveLength(before + 1);
+    expect(eventUserIds(messages).filter((id) => id === userId)).toHaveLength(1);
+  });
+
+  it('when published events pass their retention, then the relay prunes them and keeps unpublished ones', async () => {
+    await freshService();
+    const [keptUserId, prunedUserId] = await signUpMany(api, 2, 'prune');
+    await database
+      .db('outbox')
+      .where({ aggregate_id: prunedUserId })
+      .update({ published_at: database.db.raw("now() - interval '2 hours'") });
+    const relay = await startRelay(database, nats.url);
+    relays.push(relay);
+    await expect
+      .poll(async () => database.db('outbox').where({ aggregate_id: prunedUserId }).first())
+      .toBeUndefined();
+    await expect
+      .poll(
+        async () =>
+          (await database.db('outbox').where({ aggregate_id: keptUserId }).first())?.published_at,
+      )
+      .not.toBeNull();
+  });
+});
+
+describe('user-service process', () => {
+  it('when it gets SIGTERM under load, then no request fails with 5xx and no event is lost', async () => {
+    const nats = await startNatsServer();
+    const database = await migratedDatabase();
+    const logDir = await mkdtemp(join(tmpdir(), 'user-service-sigterm-'));
+    const env = { DATABASE_URL: database.url, NATS_URL: nats.url };
+    const service = await spawnUserService(env, logDir);
+    await waitForStreamCount(nats.url, 0);
+
+    const statuses: number[] = [];
+    let refused = 0;
+    const load = Array.from({ length: 8 }, async (_, worker) => {
+      for (let index = 0; index < 30; index++) {
+        try {
+          const response = await signUpRequest(service.baseUrl, {
+            email: `sigterm-${worker}-${index}@example.com`,
+            password: PASSWORD,
+            name: 'Load',
+          });
+          statuses.push(response.status);
+        } catch {
+          // Connection refused once the server stopped listening: the client would retry elsewhere.
+          refused += 1;
+        }
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const stopping = service.process.stop();
+    await Promise.all(load);
+    await stopping;
+
+    expect(await service.process.exited()).toBe(0);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.filter((status) => status >= 500)).toEqual([]);
+    expect(statuses.every((status) => status === 201)).toBe(true);
+    expect(statuses.length + refused).toBe(240);
+
+    const [users] = await database.db('users').count<Array<{ count: string }>>('* as count');
+    expect(Number(users?.count)).toBe(statuses.length);
+    // Whatever the stopping relay did not publish, the next instance does.
+    await spawnUserService(env, logDir);
+    await waitForStreamCount(nats.url, statuses.length);
+    const messages = await readUsersStream(nats.url);
+    expect(messages).toHaveLength(statuses.length);
+  });
+
+  it('when its configuration is invalid, then it exits 1 with one readable line', async () => {
+    const { execFile } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = execFile(
+        process.execPath,
+        [main],
+        {
+          env: {
+            PATH: process.env.PATH,
+            PORT: 'eighty',
+            DATABASE_URL: 'mysql://nope',
+            NATS_URL: 'http://x',
+          },
+        },
+        (error, _stdout, stderr) => resolve({ code: error ? (child.exitCode ?? 1) : 0, stderr }),
+      );
+    });
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^user-service: invalid configuration: /);
+    expect(lines[0]).toContain('PORT');
+    expect(lines[0]).toContain('DATABASE_URL');
+    expect(lines[0]).toContain('NATS_URL');
+  });
+});
