@@ -61,7 +61,10 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
 }
 
 export interface PostgresServerOptions {
-  /** Holds the cluster's data and log; kept across restarts. */
+  /**
+   * Holds the cluster's data and log; kept across restarts. As root, PostgreSQL runs as the
+   * `postgres` user, so the folders above this one must be traversable by others.
+   */
   dir: string;
   port?: number;
   /** Trades crash safety for speed; for throw-away test clusters only. @default false */

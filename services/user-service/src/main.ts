@@ -11,7 +11,7 @@ import {
 } from '@signup-flow/service-runtime';
 import { createApp } from './app.js';
 import { configSchema } from './config.js';
-import { createDatabase, migrate } from './data/database.js';
+import { createDatabase, isReachable, migrate } from './data/database.js';
 import { createPasswordHasher } from './domain/password-hasher.js';
 import { createTokenIssuer } from './domain/token-issuer.js';
 import { createOutboxMetrics } from './outbox/metrics.js';
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     registry,
     isDraining: () => draining,
     dependencies: [
-      { name: 'postgres', critical: true, check: async () => (await db.raw('SELECT 1'), true) },
+      { name: 'postgres', critical: true, check: () => isReachable(db) },
       // Signup works without NATS (the outbox holds events), so NATS is reported, not required.
       { name: 'nats', critical: false, check: () => nats.isConnected() },
     ],

@@ -38,3 +38,9 @@ export async function migrate(db: Knex): Promise<string[]> {
   const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
   return applied;
 }
+
+/** True when a round trip to the database succeeds; a failure propagates as "down". */
+export async function isReachable(db: Knex): Promise<boolean> {
+  await db.raw('SELECT 1');
+  return true;
+}

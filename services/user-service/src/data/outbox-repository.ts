@@ -81,7 +81,8 @@ export async function markPublished(trx: Knex.Transaction, ids: string[]): Promi
   if (ids.length === 0) return;
   await trx<OutboxRow>('outbox')
     .whereIn('id', ids)
-    .update({ published_at: trx.fn.now() as unknown as Date })
+    // clock_timestamp(), not now(): the time of the PubAck, not of the transaction's start.
+    .update({ published_at: trx.raw('clock_timestamp()') as unknown as Date })
     .increment('attempts', 1);
 }
 
