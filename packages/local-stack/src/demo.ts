@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { waitUntil } from './ports.js';
+
+export interface DemoUrls {
+  api: string;
+  inbox: string;
+  jaeger: string;
+}
+
+export interface DemoResult {
+  userId: string;
+  email: string;
+  traceId: string;
+  emailUrl: string;
+  traceUrl: string;
+}
+
+interface MailpitSearch {
+  messages: Array<{ ID: string }>;
+}
+
+/**
+ * Signs a demo user up and waits for the welcome email in the inbox. The request carries a
+ * `traceparent` we made, so we know which trace to point at in Jaeger.
+ */
+export async function runDemo(urls: DemoUrls, log: (line: string) => void): Promise<DemoResult> {
+  const traceId = randomBytes(16).toString('hex');
+  const email = `demo-${randomBytes(4).toString('hex')}@example.com`;
+  log(`▸ signing up ${email} at ${urls.api}/v1/users…`);
+  const response = await fetch(`${urls.api}/v1/users`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+    },
+    body: JSON.stringify({ email, password: 'demo password 1234', name: 'Demo User' }),
+  });
+  if (response.status !== 201) {
+    throw new Error(`signup answered ${response.status}: ${await response.text()}`);
+  }
+  const user = (await response.json()) as { id: string };
+  log('  201 Created; waiting for the welcome email…');
+
+  let messageId = '';
+  await waitUntil(
+    `the welcome email to ${email} in the inbox`,
+    async () => {
+      const search = await fetch(
+        `${urls.inbox}/api/v1/search?query=${encodeURIComponent(`to:"${email}"`)}`,
+      );
+      const found = (await search.json()) as MailpitSearch;
+      messageId = found.messages[0]?.ID ?? '';
+      return messageId !== '';
+    },
+    60_000,
+    250,
+  );
+  const result = {
+    userId: user.id,
+    email,
+    traceId,
+    emailUrl: `${urls.inbox}/view/${messageId}`,
+    traceUrl: `${urls.jaeger}/trace/${traceId}`,
+  };
+  log(`  the welcome email:   ${result.emailUrl}`);
+  log(`  the whole trace:     ${result.traceUrl}`);
+  return result;
+}
