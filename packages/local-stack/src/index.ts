@@ -1,5 +1,23 @@
+export { type DemoResult, type DemoUrls, runDemo } from './demo.js';
+export {
+  type JaegerOptions,
+  type MailpitOptions,
+  type PrometheusOptions,
+  type StartedServer,
+  startJaeger,
+  startMailpit,
+  startPrometheus,
+} from './http-servers.js';
 export { ManagedProcess, type ManagedProcessOptions } from './managed-process.js';
 export { NatsServer, type NatsServerOptions } from './nats-server.js';
 export { freePort, isPortOpen, waitUntil } from './ports.js';
 export { createDatabase, PostgresServer, type PostgresServerOptions } from './postgres-server.js';
+export {
+  LocalStack,
+  PORT_VARIABLES,
+  type StackOptions,
+  type StackPorts,
+  type StackUrls,
+  stackPorts,
+} from './stack.js';
 export { ensureGoTool, GO_TOOLS, type GoTool, toolsDir } from './tools.js';

@@ -15,6 +15,7 @@ import { ensureGoTool, GO_TOOLS } from './tools.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const TELEMETRY_REGISTER = new URL('../../telemetry/dist/register.js', import.meta.url).href;
 
 /** Ports of the local stack; each can be overridden by the environment variable named in PORT_VARIABLES. */
 export interface StackPorts {
@@ -290,7 +291,8 @@ export class LocalStack {
     const service = new ManagedProcess({
       name,
       command: process.execPath,
-      args: ['--enable-source-maps', main],
+      // As `npm run serve:*` does: telemetry first, so its hooks patch the modules the service loads.
+      args: ['--enable-source-maps', '--import', TELEMETRY_REGISTER, main],
       env: { ...env, PORT: String(port) },
       logFile: join(this.#options.stateDir, 'logs', `${name}.log`),
     });

@@ -1,5 +1,6 @@
 /** The user-service's composition root: the only place that reads configuration and wires parts. */
 import { randomBytes } from 'node:crypto';
+import { createNatsTracing } from '@signup-flow/instrumentation-nats';
 import { natsSettingsFromEnv, openNatsLink } from '@signup-flow/nats';
 import {
   ConfigError,
@@ -9,6 +10,7 @@ import {
   loadConfig,
   startHttpServer,
 } from '@signup-flow/service-runtime';
+import { shutdownTelemetry } from '@signup-flow/telemetry';
 import { createApp } from './app.js';
 import { configSchema } from './config.js';
 import { createDatabase, isReachable, migrate } from './data/database.js';
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
     db,
     databaseUrl: config.DATABASE_URL,
     nats,
+    tracing: createNatsTracing(),
     logger,
     metrics: createOutboxMetrics(registry, db),
     batchSize: config.OUTBOX_BATCH_SIZE,
@@ -105,6 +108,7 @@ async function main(): Promise<void> {
       await relay.stop();
       await nats.close();
       await db.destroy();
+      await shutdownTelemetry();
     },
     { logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS },
   );

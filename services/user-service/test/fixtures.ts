@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
+import { createNatsTracing } from '@signup-flow/instrumentation-nats';
 import { freePort, ManagedProcess, waitUntil } from '@signup-flow/local-stack';
 import { ensureStream, type NatsLink, openNatsLink, usersStreamConfig } from '@signup-flow/nats';
 import {
@@ -101,6 +102,7 @@ export async function startRelay(
     db: database.db,
     databaseUrl: database.url,
     nats: link,
+    tracing: createNatsTracing(),
     logger,
     metrics: createOutboxMetrics(createMetricsRegistry(), database.db),
     batchSize: 20,
@@ -198,6 +200,9 @@ export function signUpRequest(baseUrl: string, body: SignupBody): Promise<Respon
 }
 
 const SERVICE_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+/** Loaded first, as `npm run serve:user-service` does, so the process under test is the real one. */
+const TELEMETRY_REGISTER = new URL('../../../packages/telemetry/dist/register.js', import.meta.url)
+  .href;
 
 export interface ServiceProcess {
   baseUrl: string;
@@ -213,12 +218,14 @@ export async function spawnUserService(
   const process_ = new ManagedProcess({
     name: 'user-service',
     command: process.execPath,
-    args: [SERVICE_MAIN],
+    args: ['--enable-source-maps', '--import', TELEMETRY_REGISTER, SERVICE_MAIN],
     env: {
       ...process.env,
       PORT: String(port),
       LOG_LEVEL: 'info',
       JWT_SECRET: TEST_JWT_SECRET,
+      // Tests that look at traces turn it on, with an exporter endpoint.
+      OTEL_SDK_DISABLED: 'true',
       ...env,
     },
     logFile: join(logDir, `user-service-${port}.log`),

@@ -1,9 +1,9 @@
 import { createUserCreatedEvent, SUBJECTS } from '@signup-flow/events';
+import { captureTraceContext } from '@signup-flow/instrumentation-nats';
 import type { Knex } from 'knex';
 import { v7 as uuidv7 } from 'uuid';
 import { appendEvent } from '../data/outbox-repository.js';
 import { insertUser, isDuplicateEmail } from '../data/users-repository.js';
-import { captureTraceContext } from '../outbox/trace-context.js';
 import { EmailTakenError } from './errors.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { NewUser, User } from './user.js';

@@ -1,6 +1,7 @@
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { CLOUDEVENTS_CONTENT_TYPE, HEADERS, STREAMS } from '@signup-flow/events';
+import { type NatsTracing, restoreTraceContext } from '@signup-flow/instrumentation-nats';
 import type { NatsLink } from '@signup-flow/nats';
 import type { Logger } from '@signup-flow/service-runtime';
 import type { Knex } from 'knex';
@@ -22,6 +23,8 @@ export interface OutboxRelayOptions {
   /** For the LISTEN connection, which must stay outside the pool. */
   databaseUrl: string;
   nats: NatsLink;
+  /** Publishes in a `publish users.created` span that continues the signup request's trace. */
+  tracing: NatsTracing;
   logger: Logger;
   metrics: OutboxMetrics;
   batchSize: number;
@@ -149,13 +152,13 @@ export class OutboxRelay {
   async #publish(client: JetStreamClient, event: ClaimedEvent): Promise<void> {
     const headers = natsHeaders();
     headers.set(HEADERS.contentType, CLOUDEVENTS_CONTENT_TYPE);
-    for (const [name, value] of Object.entries(event.traceContext)) headers.set(name, value);
     const stopTimer = this.#options.metrics.publishDuration.startTimer();
-    await client.publish(event.subject, JSON.stringify(event.payload), {
+    await this.#options.tracing.publish(client, event.subject, JSON.stringify(event.payload), {
       msgID: event.eventId,
       headers,
       timeout: this.#options.publishTimeoutMs,
       expect: { streamName: STREAMS.users },
+      parentContext: restoreTraceContext(event.traceContext),
     });
     stopTimer();
     this.#options.metrics.published.inc();

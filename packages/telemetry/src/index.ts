@@ -1,0 +1,1 @@
+export { isTelemetryDisabled, shutdownTelemetry } from './lifecycle.js';

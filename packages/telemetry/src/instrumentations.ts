@@ -1,0 +1,28 @@
+import type { IncomingMessage } from 'node:http';
+import { getNodeAutoInstrumentations } from '@opentelemetry/auto-instrumentations-node';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
+
+/** Probe and scrape paths: a span per kubelet probe or Prometheus scrape is noise, not signal. */
+export const UNTRACED_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+function isUntracedRequest(request: IncomingMessage): boolean {
+  const path = (request.url ?? '').split('?', 1)[0] ?? '';
+  return UNTRACED_PATHS.has(path);
+}
+
+/**
+ * The auto-instrumentations. On, by the package's default: http, koa, pg and knex (and the rest,
+ * which stay inert unless their module is loaded). Off: fs, dns and net, which wrap every file
+ * read, lookup and socket; and pino, because `@signup-flow/service-runtime`'s logger adds
+ * `trace_id`/`span_id` itself and logs are not exported over OTLP. Only the http entry is
+ * configured for the on ones, so `OTEL_NODE_DISABLED_INSTRUMENTATIONS` can still turn them off.
+ */
+export function serviceInstrumentations(): Instrumentation[] {
+  return getNodeAutoInstrumentations({
+    '@opentelemetry/instrumentation-fs': { enabled: false },
+    '@opentelemetry/instrumentation-dns': { enabled: false },
+    '@opentelemetry/instrumentation-net': { enabled: false },
+    '@opentelemetry/instrumentation-pino': { enabled: false },
+    '@opentelemetry/instrumentation-http': { ignoreIncomingRequestHook: isUntracedRequest },
+  });
+}
