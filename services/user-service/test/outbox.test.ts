@@ -36,6 +36,21 @@ async function signUpMany(api: InProcessService, count: number, tag: string): Pr
   );
 }
 
+async function unpublishedCount(database: MigratedDatabase): Promise<number> {
+  const [row] = await database
+    .db('outbox')
+    .whereNull('published_at')
+    .count<Array<{ count: string }>>('* as count');
+  return Number(row?.count);
+}
+
+async function publishedAt(
+  database: MigratedDatabase,
+  userId: string | undefined,
+): Promise<Date | null | undefined> {
+  return (await database.db('outbox').where({ aggregate_id: userId }).first())?.published_at;
+}
+
 function eventUserIds(messages: Awaited<ReturnType<typeof readUsersStream>>): string[] {
   return messages.map((message) => (message.body as { data: { userId: string } }).data.userId);
 }
@@ -103,27 +118,10 @@ describe('outbox relay to JetStream', () => {
     await nats.stop();
     try {
       const userIds = await signUpMany(api, 50, 'offline');
-      const pending = await database
-        .db('outbox')
-        .whereNull('published_at')
-        .count<Array<{ count: string }>>('* as count');
-      expect(Number(pending[0]?.count)).toBe(50);
+      expect(await unpublishedCount(database)).toBe(50);
       await nats.start();
       await waitForStreamCount(nats.url, before.length + 50, 60_000);
-      await expect
-        .poll(
-          async () =>
-            Number(
-              (
-                await database
-                  .db('outbox')
-                  .whereNull('published_at')
-                  .count<Array<{ count: string }>>('* as count')
-              )[0]?.count,
-            ),
-          { timeout: 30_000 },
-        )
-        .toBe(0);
+      await expect.poll(() => unpublishedCount(database), { timeout: 30_000 }).toBe(0);
       const published = eventUserIds(await readUsersStream(nats.url)).slice(before.length);
       expect(published.sort()).toEqual([...userIds].sort());
     } finally {
@@ -137,18 +135,7 @@ describe('outbox relay to JetStream', () => {
     relays.push(await startRelay(database, nats.url), await startRelay(database, nats.url));
     const userIds = await signUpMany(api, 60, 'two-relays');
     await waitForStreamCount(nats.url, before + 60);
-    await expect
-      .poll(async () =>
-        Number(
-          (
-            await database
-              .db('outbox')
-              .whereNull('published_at')
-              .count<Array<{ count: string }>>('* as count')
-          )[0]?.count,
-        ),
-      )
-      .toBe(0);
+    await expect.poll(() => unpublishedCount(database)).toBe(0);
     const published = eventUserIds(await readUsersStream(nats.url)).slice(before);
     expect(published).toHaveLength(60);
     expect(published.sort()).toEqual([...userIds].sort());
@@ -160,23 +147,13 @@ describe('outbox relay to JetStream', () => {
     const first = await startRelay(database, nats.url);
     const [userId] = await signUpMany(api, 1, 'crash');
     await waitForStreamCount(nats.url, before + 1);
-    await expect
-      .poll(
-        async () =>
-          (await database.db('outbox').where({ aggregate_id: userId }).first()).published_at,
-      )
-      .not.toBeNull();
+    await expect.poll(() => publishedAt(database, userId)).not.toBeNull();
     await first.stop();
     // The state a crash after the PubAck and before the commit leaves: published, not marked.
     await database.db('outbox').where({ aggregate_id: userId }).update({ published_at: null });
 
     relays.push(await startRelay(database, nats.url));
-    await expect
-      .poll(
-        async () =>
-          (await database.db('outbox').where({ aggregate_id: userId }).first()).published_at,
-      )
-      .not.toBeNull();
+    await expect.poll(() => publishedAt(database, userId)).not.toBeNull();
     const messages = await readUsersStream(nats.url);
     expect(messages).toHaveLength(before + 1);
     expect(eventUserIds(messages).filter((id) => id === userId)).toHaveLength(1);
@@ -194,12 +171,7 @@ describe('outbox relay to JetStream', () => {
     await expect
       .poll(async () => database.db('outbox').where({ aggregate_id: prunedUserId }).first())
       .toBeUndefined();
-    await expect
-      .poll(
-        async () =>
-          (await database.db('outbox').where({ aggregate_id: keptUserId }).first())?.published_at,
-      )
-      .not.toBeNull();
+    await expect.poll(() => publishedAt(database, keptUserId)).not.toBeNull();
   });
 });
 

@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import { PROBLEM_TYPES, ProblemError } from '@signup-flow/service-runtime';
+import { PROBLEM_TYPES, type ProblemDetails, ProblemError } from '@signup-flow/service-runtime';
 import type { Middleware } from 'koa';
 import { EmailTakenError, InvalidCredentialsError, UserNotFoundError } from '../domain/errors.js';
 import { getUser } from '../domain/get-user.js';
@@ -12,39 +12,35 @@ export type RoutesDeps = SignUpDeps & LogInDeps;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const PROBLEMS_BY_ERROR = [
+  [
+    EmailTakenError,
+    {
+      type: PROBLEM_TYPES.conflict,
+      title: 'Email already registered',
+      status: 409,
+      detail: 'a user with this email already exists',
+    },
+  ],
+  [
+    InvalidCredentialsError,
+    {
+      type: PROBLEM_TYPES.unauthorized,
+      title: 'Invalid credentials',
+      status: 401,
+      detail: 'invalid email or password',
+    },
+  ],
+  [UserNotFoundError, { type: PROBLEM_TYPES.notFound, title: 'User not found', status: 404 }],
+] as const satisfies ReadonlyArray<readonly [new (...args: never[]) => Error, ProblemDetails]>;
+
 /** Maps domain errors to problems; anything else goes on to the generic 500. */
 export const domainErrors: Middleware = async (_ctx, next) => {
   try {
     await next();
   } catch (error) {
-    if (error instanceof EmailTakenError) {
-      throw new ProblemError(
-        {
-          type: PROBLEM_TYPES.conflict,
-          title: 'Email already registered',
-          status: 409,
-          detail: 'a user with this email already exists',
-        },
-        { cause: error },
-      );
-    }
-    if (error instanceof InvalidCredentialsError) {
-      throw new ProblemError(
-        {
-          type: PROBLEM_TYPES.unauthorized,
-          title: 'Invalid credentials',
-          status: 401,
-          detail: 'invalid email or password',
-        },
-        { cause: error },
-      );
-    }
-    if (error instanceof UserNotFoundError) {
-      throw new ProblemError(
-        { type: PROBLEM_TYPES.notFound, title: 'User not found', status: 404 },
-        { cause: error },
-      );
-    }
+    const match = PROBLEMS_BY_ERROR.find(([errorClass]) => error instanceof errorClass);
+    if (match) throw new ProblemError(match[1], { cause: error });
     throw error;
   }
 };
