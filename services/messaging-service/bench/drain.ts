@@ -1,0 +1,207 @@
+/**
+ * Drain benchmark: how fast the built messaging-service turns a backlog of UserCreated events into
+ * accepted emails, with one and with two replicas, and how much memory each replica holds.
+ * Real processes (`dist/main.js`), real PostgreSQL and nats-server, an smtp-server sink that
+ * accepts everything.
+ *
+ *   npm run build && npm run bench -w @signup-flow/messaging-service -- [--events 10000] [--concurrency 16]
+ *   (or `node services/messaging-service/bench/drain.ts` with Node 24, which runs TypeScript)
+ */
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { createUserCreatedEvent, encodeEvent, STREAMS, SUBJECTS } from '@signup-flow/events';
+import {
+  ensureGoTool,
+  freePort,
+  GO_TOOLS,
+  ManagedProcess,
+  NatsServer,
+  PostgresServer,
+  waitUntil,
+} from '@signup-flow/local-stack';
+import { ensureStream, usersStreamConfig } from '@signup-flow/nats';
+import { SMTPServer } from 'smtp-server';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '16' },
+    replicas: { type: 'string', default: '1,2' },
+  },
+});
+const eventCount = Number(values.events);
+const replicaCounts = String(values.replicas).split(',').map(Number);
+const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const CONSUMER = 'messaging-service-welcome-email';
+
+const dir = await mkdtemp(join(tmpdir(), 'messaging-drain-bench-'));
+// PostgreSQL runs as its own user when we are root; it must be able to reach its folder.
+await chmod(dir, 0o755);
+const postgres = await PostgresServer.start({ dir: join(dir, 'pg') });
+const nats = await NatsServer.start({
+  binary: await ensureGoTool(GO_TOOLS.natsServer),
+  dir: join(dir, 'nats'),
+});
+
+let accepted = 0;
+let firstAt = 0;
+let lastAt = 0;
+const sink = new SMTPServer({
+  authOptional: true,
+  disabledCommands: ['STARTTLS'],
+  logger: false,
+  onData(stream, _session, callback) {
+    stream.on('data', () => undefined);
+    stream.on('end', () => {
+      accepted++;
+      lastAt = performance.now();
+      if (accepted === 1) firstAt = lastAt;
+      callback();
+    });
+  },
+});
+const smtpPort = await freePort();
+await new Promise<void>((resolve) => sink.listen(smtpPort, '127.0.0.1', resolve));
+
+const connection = await connect({ servers: nats.url });
+const jsm = await jetstreamManager(connection);
+const js = jetstream(connection);
+await ensureStream(
+  jsm,
+  usersStreamConfig({ replicas: 1, maxAgeMs: 24 * 3600_000, duplicateWindowMs: 120_000 }),
+);
+
+console.log(`publishing ${eventCount} UserCreated events…`);
+for (let start = 0; start < eventCount; start += 500) {
+  const batch = Array.from({ length: Math.min(500, eventCount - start) }, (_, i) => {
+    const userId = randomUUID();
+    return createUserCreatedEvent({
+      source: '/bench',
+      data: {
+        userId,
+        email: `bench-${start + i}@example.test`,
+        name: `Bench User ${start + i}`,
+        createdAt: new Date().toISOString(),
+      },
+    });
+  });
+  await Promise.all(
+    batch.map((event) => js.publish(SUBJECTS.userCreated, encodeEvent(event), { msgID: event.id })),
+  );
+}
+
+interface Replica {
+  process: ManagedProcess;
+  port: number;
+  maxRssBytes: number;
+  maxHeapUsedBytes: number;
+}
+
+interface Memory {
+  rssBytes: number;
+  heapUsedBytes: number;
+}
+
+async function memory(port: number): Promise<Memory> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (name: string) =>
+    Number(
+      text
+        .split('\n')
+        .find((entry) => entry.startsWith(`${name} `))
+        ?.split(' ')[1] ?? 0,
+    );
+  return {
+    rssBytes: value('process_resident_memory_bytes'),
+    heapUsedBytes: value('nodejs_heap_size_used_bytes'),
+  };
+}
+
+function record(replica: Replica, sample: Memory): void {
+  replica.maxRssBytes = Math.max(replica.maxRssBytes, sample.rssBytes);
+  replica.maxHeapUsedBytes = Math.max(replica.maxHeapUsedBytes, sample.heapUsedBytes);
+}
+
+const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
+
+async function drain(replicaCount: number) {
+  // A fresh consumer replays the whole backlog; a fresh database starts an empty ledger.
+  await jsm.consumers.delete(STREAMS.users, CONSUMER).catch(() => undefined);
+  const database = `drain_${replicaCount}_${Date.now()}`;
+  const databaseUrl = await postgres.createDatabase(database);
+  accepted = 0;
+  const replicas: Replica[] = [];
+  for (let i = 0; i < replicaCount; i++) {
+    const port = await freePort();
+    replicas.push({
+      port,
+      maxRssBytes: 0,
+      maxHeapUsedBytes: 0,
+      process: new ManagedProcess({
+        name: `messaging-service-${i}`,
+        command: process.execPath,
+        args: [MAIN_JS],
+        env: {
+          ...process.env,
+          PORT: String(port),
+          DATABASE_URL: databaseUrl,
+          NATS_URL: nats.url,
+          SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+          MAIL_FROM: 'bench <bench@example.test>',
+          LOG_LEVEL: 'warn',
+          SEND_CONCURRENCY: String(values.concurrency),
+        },
+        logFile: join(dir, `drain-${replicaCount}-${i}.log`),
+      }),
+    });
+  }
+  const sampler = setInterval(() => {
+    for (const replica of replicas) {
+      memory(replica.port)
+        .then((sample) => record(replica, sample))
+        .catch(() => undefined);
+    }
+  }, 250);
+  await waitUntil('the backlog to drain', async () => accepted >= eventCount, 30 * 60_000, 100);
+  clearInterval(sampler);
+  const seconds = (lastAt - firstAt) / 1000;
+  for (const replica of replicas) record(replica, await memory(replica.port));
+  await Promise.all(replicas.map((replica) => replica.process.stop()));
+  return {
+    replicas: replicaCount,
+    emails: accepted,
+    seconds: Number(seconds.toFixed(2)),
+    emailsPerSecond: Math.round((accepted - 1) / seconds),
+    peakRssMiB: replicas.map((replica) => mib(replica.maxRssBytes)),
+    peakHeapUsedMiB: replicas.map((replica) => mib(replica.maxHeapUsedBytes)),
+  };
+}
+
+let failed = false;
+try {
+  const results = [];
+  for (const count of replicaCounts) {
+    console.log(`draining with ${count} replica(s)…`);
+    results.push(await drain(count));
+  }
+  console.table(results);
+  console.log(
+    `(SEND_CONCURRENCY=${values.concurrency} per replica; timing from the first to the last accepted email)`,
+  );
+} catch (error) {
+  failed = true;
+  console.error(`benchmark failed: ${error}; logs kept in ${dir}`);
+  process.exitCode = 1;
+} finally {
+  await connection.close();
+  await new Promise<void>((resolve) => sink.close(() => resolve()));
+  await nats.stop();
+  await postgres.stop();
+  if (!failed) await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,61 @@
+import { ConfigError, loadConfig } from '@signup-flow/service-runtime';
+import { describe, expect, it } from 'vitest';
+import { configSchema, DEFAULT_MAIL_FROM, DEFAULT_SMTP_URL, settingsFromConfig } from './config.js';
+
+const required = { DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/messaging' };
+
+describe('configuration', () => {
+  it('when only DATABASE_URL is set, then the documented defaults apply and SMTP_URL/MAIL_FROM are flagged', () => {
+    const settings = settingsFromConfig(loadConfig(configSchema, required));
+
+    expect(settings).toMatchObject({
+      port: 8081,
+      smtpUrl: DEFAULT_SMTP_URL,
+      mailFrom: DEFAULT_MAIL_FROM,
+      migrateOnStart: true,
+      provisionNats: true,
+      sendConcurrency: 16,
+      maxAckPending: 64,
+      retryBackoffMs: [1000, 5000, 30000, 120000, 600000],
+      dlqReplicas: 1,
+    });
+    expect(settings.defaulted).toEqual(['SMTP_URL', 'MAIL_FROM']);
+  });
+
+  it('when settings are given, then they are used and nothing is flagged', () => {
+    const settings = settingsFromConfig(
+      loadConfig(configSchema, {
+        ...required,
+        SMTP_URL: 'smtps://user:pass@mail.example:465',
+        MAIL_FROM: 'Example <hello@example.test>',
+        DB_MIGRATE: 'false',
+        NATS_PROVISION: '0',
+        SEND_CONCURRENCY: '4',
+        RETRY_BACKOFF_MS: '500, 1000,2000',
+      }),
+    );
+
+    expect(settings).toMatchObject({
+      smtpUrl: 'smtps://user:pass@mail.example:465',
+      migrateOnStart: false,
+      provisionNats: false,
+      sendConcurrency: 4,
+      maxAckPending: 16,
+      retryBackoffMs: [500, 1000, 2000],
+      defaulted: [],
+    });
+  });
+
+  it('when values are invalid, then one ConfigError names each variable without echoing secrets', () => {
+    const load = () =>
+      loadConfig(configSchema, {
+        DATABASE_URL: 'mysql://root:hunter2@db/x',
+        SMTP_URL: 'http://mail',
+        RETRY_BACKOFF_MS: '1000,soon',
+      });
+
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(/DATABASE_URL.*SMTP_URL.*RETRY_BACKOFF_MS/);
+    expect(load).not.toThrow(/hunter2/);
+  });
+});

@@ -1,0 +1,99 @@
+import { natsEnvShape } from '@signup-flow/nats';
+import { env } from '@signup-flow/service-runtime';
+import { z } from 'zod';
+
+export const DEFAULT_SMTP_URL = 'smtp://127.0.0.1:1025';
+export const DEFAULT_MAIL_FROM = 'signup-flow <no-reply@localhost>';
+
+/** Milliseconds between delivery attempts; its length is also the consumer's MaxDeliver. */
+const backoffSchedule = z
+  .string()
+  .default('1000,5000,30000,120000,600000')
+  .transform((value) => value.split(',').map((entry) => Number(entry.trim())))
+  .pipe(
+    z
+      .array(z.number().int().positive('each entry must be a positive number of milliseconds'))
+      .min(2, 'must list at least two delays'),
+  );
+
+/**
+ * Every setting of the messaging-service, keyed by its environment variable. Parsed once in
+ * `main.ts`; the README's configuration table mirrors this schema.
+ */
+export const configSchema = z
+  .object({
+    PORT: env.port(8081),
+    DATABASE_URL: env.postgresUrl(),
+    SMTP_URL: z
+      .string()
+      .regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL')
+      .optional(),
+    MAIL_FROM: z.string().min(3).optional(),
+    LOG_LEVEL: env.logLevel(),
+    DB_MIGRATE: env.boolean(true),
+    NATS_PROVISION: env.boolean(true),
+    SEND_CONCURRENCY: env.positiveInt(16),
+    CONSUMER_MAX_ACK_PENDING: z.coerce.number().int().positive().optional(),
+    RETRY_BACKOFF_MS: backoffSchedule,
+    SMTP_TIMEOUT_MS: env.positiveInt(30_000),
+    SMTP_POOL_SIZE: z.coerce.number().int().positive().optional(),
+    MAX_EVENT_BYTES: env.positiveInt(64 * 1024),
+    DLQ_REPLICAS: env.positiveInt(1),
+    DLQ_MAX_AGE_DAYS: env.positiveInt(30),
+    SHUTDOWN_TIMEOUT_MS: env.positiveInt(30_000),
+  })
+  .extend(natsEnvShape);
+
+export type Config = z.infer<typeof configSchema>;
+
+/** The settings the code works with, with derived defaults filled in. */
+export interface Settings {
+  port: number;
+  databaseUrl: string;
+  smtpUrl: string;
+  mailFrom: string;
+  logLevel: Config['LOG_LEVEL'];
+  migrateOnStart: boolean;
+  provisionNats: boolean;
+  sendConcurrency: number;
+  /** Shared by all replicas: room for this many in-flight messages in the whole deployment. */
+  maxAckPending: number;
+  retryBackoffMs: number[];
+  smtpTimeoutMs: number;
+  smtpPoolSize: number;
+  maxEventBytes: number;
+  dlqReplicas: number;
+  dlqMaxAgeMs: number;
+  shutdownTimeoutMs: number;
+  /** Variables left at a default a deployment should set; `main.ts` warns about each. */
+  defaulted: string[];
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export function settingsFromConfig(config: Config): Settings {
+  const defaulted = [
+    ...(config.SMTP_URL === undefined ? ['SMTP_URL'] : []),
+    ...(config.MAIL_FROM === undefined ? ['MAIL_FROM'] : []),
+  ];
+  return {
+    port: config.PORT,
+    databaseUrl: config.DATABASE_URL,
+    smtpUrl: config.SMTP_URL ?? DEFAULT_SMTP_URL,
+    mailFrom: config.MAIL_FROM ?? DEFAULT_MAIL_FROM,
+    logLevel: config.LOG_LEVEL,
+    migrateOnStart: config.DB_MIGRATE,
+    provisionNats: config.NATS_PROVISION,
+    sendConcurrency: config.SEND_CONCURRENCY,
+    // Four replicas' worth by default: every replica writes the same consumer config.
+    maxAckPending: config.CONSUMER_MAX_ACK_PENDING ?? config.SEND_CONCURRENCY * 4,
+    retryBackoffMs: config.RETRY_BACKOFF_MS,
+    smtpTimeoutMs: config.SMTP_TIMEOUT_MS,
+    smtpPoolSize: config.SMTP_POOL_SIZE ?? Math.min(config.SEND_CONCURRENCY, 10),
+    maxEventBytes: config.MAX_EVENT_BYTES,
+    dlqReplicas: config.DLQ_REPLICAS,
+    dlqMaxAgeMs: config.DLQ_MAX_AGE_DAYS * DAY_MS,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    defaulted,
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * Composition root of the messaging-service: reads the configuration once, starts the service and
+ * decides what is fatal.
+ */
+import { natsSettingsFromEnv } from '@signup-flow/nats';
+import { ConfigError, createLogger, exitOnSignal, loadConfig } from '@signup-flow/service-runtime';
+import { type Config, configSchema, settingsFromConfig } from './config.js';
+import { SERVICE_NAME, startMessagingService } from './service.js';
+
+let config: Config;
+try {
+  config = loadConfig(configSchema);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`${SERVICE_NAME}: ${error.message}`);
+  process.exit(2);
+}
+const settings = settingsFromConfig(config);
+const logger = createLogger({ service: SERVICE_NAME, level: settings.logLevel });
+for (const variable of settings.defaulted) {
+  logger.warn(
+    { variable, value: variable === 'SMTP_URL' ? settings.smtpUrl : settings.mailFrom },
+    `${variable} is not set; using the local development default`,
+  );
+}
+
+const service = await startMessagingService(settings, natsSettingsFromEnv(config), logger);
+service.consuming.catch((error: unknown) => {
+  if (error instanceof Error && error.name === 'AbortError') return;
+  logger.fatal({ err: error }, 'cannot set up the JetStream consumer');
+  process.exit(1);
+});
+
+// Leave the last seconds of the shutdown budget for closing connections.
+exitOnSignal(() => service.stop(Math.max(1_000, settings.shutdownTimeoutMs - 5_000)), {
+  logger,
+  timeoutMs: settings.shutdownTimeoutMs,
+});

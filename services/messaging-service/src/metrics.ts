@@ -1,0 +1,99 @@
+import { METRIC_PREFIX } from '@signup-flow/service-runtime';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Settlement } from './messaging/settlement.js';
+
+/** Delays between signup and email reach minutes only when retries happen. */
+const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600];
+const PROCESSING_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface ConsumerBacklog {
+  /** Messages in the stream the consumer has not delivered yet. */
+  numPending: number;
+  /** Messages delivered and not yet acknowledged. */
+  numAckPending: number;
+}
+
+/** The messaging-service's own metrics; see README "Metrics". */
+export class MessagingMetrics {
+  readonly #consumed: Counter<'outcome'>;
+  readonly #processing: Histogram<'outcome'>;
+  readonly #redeliveries: Counter;
+  readonly #deadLetters: Counter<'reason'>;
+  readonly #signupToEmail: Histogram;
+
+  constructor(registry: Registry, readBacklog: () => Promise<ConsumerBacklog | undefined>) {
+    this.#consumed = new Counter({
+      name: `${METRIC_PREFIX}messages_consumed_total`,
+      help: 'UserCreated messages processed, by how each was settled.',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    });
+    this.#processing = new Histogram({
+      name: `${METRIC_PREFIX}message_processing_duration_seconds`,
+      help: 'Time from taking a message to settling it, by outcome.',
+      labelNames: ['outcome'] as const,
+      buckets: PROCESSING_BUCKETS,
+      registers: [registry],
+    });
+    this.#redeliveries = new Counter({
+      name: `${METRIC_PREFIX}message_redeliveries_total`,
+      help: 'Messages received with a delivery count above one.',
+      registers: [registry],
+    });
+    this.#deadLetters = new Counter({
+      name: `${METRIC_PREFIX}dead_letters_total`,
+      help: 'Messages published to the DLQ stream, by reason.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    });
+    this.#signupToEmail = new Histogram({
+      name: `${METRIC_PREFIX}signup_to_email_latency_seconds`,
+      help: 'From the UserCreated event time to the SMTP server accepting the welcome email.',
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    });
+    // One consumer-info request serves both gauges of a scrape.
+    let backlog: Promise<ConsumerBacklog | undefined> | undefined;
+    const currentBacklog = () => {
+      backlog ??= readBacklog()
+        .catch(() => undefined)
+        .finally(() => setTimeout(() => (backlog = undefined), 500).unref());
+      return backlog;
+    };
+    new Gauge({
+      name: `${METRIC_PREFIX}consumer_pending_messages`,
+      help: 'Messages on users.created the welcome-email consumer has not received yet (num_pending).',
+      registers: [registry],
+      async collect() {
+        const value = await currentBacklog();
+        if (value) this.set(value.numPending);
+      },
+    });
+    new Gauge({
+      name: `${METRIC_PREFIX}consumer_ack_pending_messages`,
+      help: 'Messages delivered to the welcome-email consumer and not yet acknowledged (num_ack_pending).',
+      registers: [registry],
+      async collect() {
+        const value = await currentBacklog();
+        if (value) this.set(value.numAckPending);
+      },
+    });
+  }
+
+  recordSettled(settlement: Settlement, durationSeconds: number): void {
+    this.#consumed.inc({ outcome: settlement.outcome });
+    this.#processing.observe({ outcome: settlement.outcome }, durationSeconds);
+  }
+
+  recordRedelivery(): void {
+    this.#redeliveries.inc();
+  }
+
+  recordDeadLetter(reason: string): void {
+    this.#deadLetters.inc({ reason });
+  }
+
+  recordSignupToEmail(seconds: number): void {
+    this.#signupToEmail.observe(Math.max(0, seconds));
+  }
+}

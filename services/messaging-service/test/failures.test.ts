@@ -1,0 +1,156 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { EVENT_TYPES, encodeEvent, HEADERS } from '@signup-flow/events';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
+import { DLQ_HEADERS, DLQ_REASONS } from '../src/messaging/dead-letters.js';
+import {
+  deadLetters,
+  ledgerEntry,
+  newUserCreatedEvent,
+  publishEvent,
+  publishRaw,
+  type Stack,
+  startInProcess,
+  startStack,
+  waitForDeadLetters,
+  waitUntilSent,
+} from './support.js';
+
+const run = promisify(execFile);
+const DLQ_CLI = fileURLToPath(new URL('../dist/cli/dlq.js', import.meta.url));
+
+describe('failures', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    await startInProcess(stack, { MAX_EVENT_BYTES: '4096' });
+  });
+
+  const attemptsFor = (eventId: string) =>
+    stack.sink.attempts.filter((attempt) => attempt.messageId === welcomeMessageId(eventId));
+
+  it('when the SMTP server answers 421 twice, then the email is delivered on the third attempt after the backoff', async () => {
+    const event = newUserCreatedEvent();
+    const messageId = welcomeMessageId(event.id);
+    stack.sink.behaviour = (attempt) =>
+      attempt.messageId === messageId && attemptsFor(event.id).length <= 2
+        ? { kind: 'reject', code: 421, message: 'try again later' }
+        : { kind: 'accept' };
+
+    await publishEvent(stack, event);
+    await waitUntilSent(stack, [event.id]);
+
+    const attempts = attemptsFor(event.id);
+    expect(attempts).toHaveLength(3);
+    expect(stack.sink.withMessageId(messageId)).toHaveLength(1);
+    // The backoff is 1 s, then 2 s: the attempts cannot be closer than that.
+    const gaps = attempts
+      .slice(1)
+      .map((attempt, i) => attempt.at.getTime() - (attempts[i]?.at.getTime() ?? 0));
+    expect(gaps[0]).toBeGreaterThanOrEqual(1000);
+    expect(gaps[1]).toBeGreaterThanOrEqual(2000);
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'sent', attempts: 3 });
+    expect(await deadLetters(stack)).toHaveLength(0);
+  });
+
+  it('when the SMTP server answers 550, then it is tried once, the ledger says failed and one dead letter holds it', async () => {
+    const event = newUserCreatedEvent();
+    stack.sink.behaviour = (attempt) =>
+      attempt.messageId === welcomeMessageId(event.id)
+        ? { kind: 'reject', code: 550, message: `mailbox <${event.data.email}> unavailable` }
+        : { kind: 'accept' };
+
+    await publishEvent(stack, event);
+    const [letter] = await waitForDeadLetters(stack, 1);
+
+    expect(attemptsFor(event.id)).toHaveLength(1);
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(letter?.subject).toBe('dlq.users.created');
+    expect(new TextDecoder().decode(letter?.data)).toBe(
+      new TextDecoder().decode(encodeEvent(event)),
+    );
+    expect(letter?.header.get(DLQ_HEADERS.reason)).toBe(DLQ_REASONS.smtpRejected);
+    expect(letter?.header.get(DLQ_HEADERS.attempts)).toBe('1');
+    expect(letter?.header.get(DLQ_HEADERS.originalMsgId)).toBe(event.id);
+    expect(letter?.header.get(DLQ_HEADERS.originalSubject)).toBe('users.created');
+    expect(Number(letter?.header.get(DLQ_HEADERS.originalSequence))).toBeGreaterThan(0);
+    expect(letter?.header.get(DLQ_HEADERS.firstFailure)).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(letter?.header.get(DLQ_HEADERS.detail)).toContain('550');
+    expect(letter?.header.get(DLQ_HEADERS.detail)).not.toContain(event.data.email);
+    expect(letter?.header.get(HEADERS.contentType)).toBeTruthy();
+
+    // The cause is fixed: the mailbox now exists. A replay sends the email once.
+    stack.sink.behaviour = () => ({ kind: 'accept' });
+    const { stdout } = await run(process.execPath, [DLQ_CLI, 'replay', String(letter?.seq)], {
+      env: { ...process.env, NATS_URL: stack.natsUrl },
+    });
+    expect(stdout).toContain(`replayed DLQ#${letter?.seq} to users.created`);
+    await waitUntilSent(stack, [event.id]);
+    expect(stack.sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'sent', attempts: 2 });
+    expect(await deadLetters(stack)).toHaveLength(0);
+  });
+
+  it('when poison messages arrive, then each goes to the DLQ once with its reason and the next valid event is delivered', async () => {
+    const lettersBefore = (await deadLetters(stack)).length;
+    const wrongType = { ...newUserCreatedEvent(), type: `${EVENT_TYPES.userCreated}x` };
+    const missingField = { ...newUserCreatedEvent(), data: { userId: 'not-a-uuid' } };
+    await publishRaw(stack, new TextEncoder().encode('{"not json'));
+    await publishRaw(stack, new TextEncoder().encode(JSON.stringify(wrongType)), wrongType.id);
+    await publishRaw(stack, new TextEncoder().encode(JSON.stringify(missingField)));
+    await publishRaw(stack, new TextEncoder().encode(JSON.stringify({ pad: 'x'.repeat(8000) })));
+    const valid = newUserCreatedEvent();
+    await publishEvent(stack, valid);
+
+    await waitUntilSent(stack, [valid.id]);
+    const letters = (await waitForDeadLetters(stack, lettersBefore + 4)).slice(lettersBefore);
+
+    expect(letters.map((letter) => letter.header.get(DLQ_HEADERS.reason)).sort()).toEqual(
+      [
+        DLQ_REASONS.notJson,
+        DLQ_REASONS.unknownType,
+        DLQ_REASONS.invalidEvent,
+        DLQ_REASONS.tooLarge,
+      ].sort(),
+    );
+    expect(letters.every((letter) => letter.header.get(DLQ_HEADERS.attempts) === '1')).toBe(true);
+    expect(stack.sink.withMessageId(welcomeMessageId(valid.id))).toHaveLength(1);
+  });
+
+  it('when every attempt meets a transient failure, then after MaxDeliver attempts the message is dead-lettered', async () => {
+    const event = newUserCreatedEvent();
+    const lettersBefore = (await deadLetters(stack)).length;
+    stack.sink.behaviour = (attempt) =>
+      attempt.messageId === welcomeMessageId(event.id)
+        ? { kind: 'reject', code: 451, message: 'local problem' }
+        : { kind: 'accept' };
+
+    await publishEvent(stack, event);
+    const letter = (await waitForDeadLetters(stack, lettersBefore + 1))[lettersBefore];
+
+    // RETRY_BACKOFF_MS has five entries in these tests, so five deliveries.
+    expect(attemptsFor(event.id)).toHaveLength(5);
+    expect(letter?.header.get(DLQ_HEADERS.reason)).toBe(DLQ_REASONS.maxDeliveries);
+    expect(letter?.header.get(DLQ_HEADERS.attempts)).toBe('5');
+    expect(letter?.header.get(DLQ_HEADERS.originalMsgId)).toBe(event.id);
+    expect(Date.parse(letter?.header.get(DLQ_HEADERS.lastFailure) ?? '')).toBeGreaterThan(
+      Date.parse(letter?.header.get(DLQ_HEADERS.firstFailure) ?? ''),
+    );
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'failed', attempts: 5 });
+    stack.sink.behaviour = () => ({ kind: 'accept' });
+  });
+
+  it('when the DLQ CLI is given an unknown sequence, then it says so on one line and exits non-zero', async () => {
+    const failure = await run(process.execPath, [DLQ_CLI, 'show', '999999'], {
+      env: { ...process.env, NATS_URL: stack.natsUrl },
+    }).catch((error: { code: number; stderr: string }) => error);
+
+    expect(failure).toMatchObject({ code: 2 });
+    expect((failure as { stderr: string }).stderr.split('\n')[0]).toBe(
+      'dlq: no dead letter with sequence 999999 in DLQ',
+    );
+  });
+});

@@ -1,0 +1,156 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { waitUntil } from '@signup-flow/local-stack';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../../../test/support/harness.js';
+import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
+import {
+  ledgerEntry,
+  MAIN_JS,
+  metricValue,
+  newUserCreatedEvent,
+  publishEvent,
+  type Stack,
+  startProcess,
+  startStack,
+  waitUntilSent,
+} from './support.js';
+
+const run = promisify(execFile);
+
+/** How many emails the sink accepted for each of the events. */
+function emailsPerEvent(stack: Stack, eventIds: string[]): number[] {
+  return eventIds.map((id) => stack.sink.withMessageId(welcomeMessageId(id)).length);
+}
+
+describe('the messaging-service as a process', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+
+  it('when the configuration is invalid, then it exits non-zero with one line naming the variables', async () => {
+    const failure = await run(process.execPath, [MAIN_JS], {
+      env: { ...process.env, DATABASE_URL: 'mysql://nope', PORT: 'eighty', SEND_CONCURRENCY: '0' },
+    }).catch((error: { code: number; stderr: string }) => error);
+
+    expect(failure).toMatchObject({ code: 2 });
+    const lines = (failure as { stderr: string }).stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^messaging-service: invalid configuration: .*PORT.*DATABASE_URL.*SEND_CONCURRENCY/,
+    );
+  });
+
+  it('when killed with SIGKILL in the middle of a send and restarted, then the email is delivered once', async () => {
+    const env = { SMTP_TIMEOUT_MS: '4000' };
+    const first = await startProcess(stack, env);
+    const event = newUserCreatedEvent();
+    const messageId = welcomeMessageId(event.id);
+    let release: (decision: 'accept' | 'reject') => void = () => undefined;
+    const attemptsFor = () => stack.sink.attempts.filter((a) => a.messageId === messageId);
+    // The first attempt hangs until the test answers it; later ones are accepted.
+    stack.sink.behaviour = (attempt) =>
+      attempt.messageId === messageId && attemptsFor().length === 1
+        ? { kind: 'stall', release: new Promise((resolve) => (release = resolve)) }
+        : { kind: 'accept' };
+
+    await publishEvent(stack, event);
+    await waitUntil(
+      'the first attempt reaching the SMTP server',
+      async () => attemptsFor().length > 0,
+    );
+    await first.process.kill();
+    const [stalled] = attemptsFor();
+    await waitUntil('the SMTP server noticing the dead client', async () =>
+      stack.sink.sessionClosed(stalled?.sessionId ?? ''),
+    );
+    // Answering now reaches nobody: like a real server, the sink drops a message it could not confirm.
+    release('accept');
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'sending' });
+
+    const second = await startProcess(stack, env);
+    await waitUntilSent(stack, [event.id], 60_000);
+    await second.process.stop();
+
+    expect(stack.sink.attempts.filter((attempt) => attempt.messageId === messageId)).toHaveLength(
+      2,
+    );
+    expect(stack.sink.withMessageId(messageId)).toHaveLength(1);
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'sent', attempts: 2 });
+  });
+
+  it('when the service is stopped during 50 signups and started afterwards, then 50 emails are sent, one each', async () => {
+    const events = Array.from({ length: 50 }, () => newUserCreatedEvent());
+    const first = await startProcess(stack);
+    for (const event of events.slice(0, 25)) await publishEvent(stack, event);
+    await first.process.stop();
+    expect(await first.process.exited()).toBe(0);
+    for (const event of events.slice(25)) await publishEvent(stack, event);
+
+    const second = await startProcess(stack);
+    await waitUntilSent(
+      stack,
+      events.map((event) => event.id),
+    );
+    await second.process.stop();
+
+    expect(
+      emailsPerEvent(
+        stack,
+        events.map((event) => event.id),
+      ),
+    ).toEqual(events.map(() => 1));
+  });
+
+  it('when two replicas share the consumer, then 200 events give 200 emails, none twice, and both replicas work', async () => {
+    const replicas = [await startProcess(stack), await startProcess(stack)];
+    const sentBefore = await Promise.all(
+      replicas.map((replica) =>
+        metricValue(replica.port, 'signupflow_messages_consumed_total', 'outcome="sent"'),
+      ),
+    );
+    const events = Array.from({ length: 200 }, () => newUserCreatedEvent());
+    await Promise.all(events.map((event) => publishEvent(stack, event)));
+
+    await waitUntilSent(
+      stack,
+      events.map((event) => event.id),
+    );
+    const sentByEach = async () =>
+      (
+        await Promise.all(
+          replicas.map((replica) =>
+            metricValue(replica.port, 'signupflow_messages_consumed_total', 'outcome="sent"'),
+          ),
+        )
+      ).map((value, i) => value - (sentBefore[i] ?? 0));
+    // Each replica counts a message once it has acked it, just after the ledger write.
+    await waitUntil(
+      'both replicas counting 200 sends together',
+      async () => (await sentByEach()).reduce((sum, value) => sum + value, 0) >= 200,
+    );
+    const counted = await sentByEach();
+    await Promise.all(replicas.map((replica) => replica.process.stop()));
+
+    expect(
+      emailsPerEvent(
+        stack,
+        events.map((event) => event.id),
+      ),
+    ).toEqual(events.map(() => 1));
+    expect(counted.reduce((sum, value) => sum + value, 0)).toBe(200);
+    expect(counted.every((value) => value > 0)).toBe(true);
+  });
+
+  it('when two replicas start together on a fresh database, then both migrate safely and become ready', async () => {
+    const fresh = { DATABASE_URL: await createTestDatabase('messaging_fresh') };
+
+    const replicas = await Promise.all([startProcess(stack, fresh), startProcess(stack, fresh)]);
+
+    expect(replicas.map((replica) => replica.process.running)).toEqual([true, true]);
+    await Promise.all(replicas.map((replica) => replica.process.stop()));
+    expect(await Promise.all(replicas.map((replica) => replica.process.exited()))).toEqual([0, 0]);
+  });
+});

@@ -1,0 +1,78 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { onTestFileEnd } from '../../../test/support/harness.js';
+import { SmtpSink } from '../../../test/support/smtp-sink.js';
+import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
+import {
+  newUserCreatedEvent,
+  publishEvent,
+  type Stack,
+  startProcess,
+  startStack,
+  waitUntilSent,
+} from './support.js';
+
+const run = promisify(execFile);
+
+/** A self-signed certificate for `localhost`, trusted by the service through NODE_EXTRA_CA_CERTS. */
+async function localhostCertificate(
+  dir: string,
+): Promise<{ key: Buffer; cert: Buffer; certFile: string }> {
+  const keyFile = join(dir, 'smtp-key.pem');
+  const certFile = join(dir, 'smtp-cert.pem');
+  await run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+  ]);
+  return { key: await readFile(keyFile), cert: await readFile(certFile), certFile };
+}
+
+describe('SMTP over TLS', () => {
+  let stack: Stack;
+  let certificate: Awaited<ReturnType<typeof localhostCertificate>>;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    certificate = await localhostCertificate(stack.logDir);
+  });
+
+  for (const mode of ['implicit TLS (smtps://)', 'STARTTLS (smtp://)'] as const) {
+    it(`when SMTP_URL asks for ${mode}, then the welcome email travels encrypted`, async () => {
+      const implicit = mode.startsWith('implicit');
+      const sink = await SmtpSink.start({
+        credentials: { user: 'mailer', pass: 's3cret' },
+        tls: { key: certificate.key, cert: certificate.cert, implicit },
+      });
+      onTestFileEnd(() => sink.stop());
+      const service = await startProcess(stack, {
+        SMTP_URL: `${implicit ? 'smtps' : 'smtp'}://mailer:s3cret@localhost:${sink.port}`,
+        NODE_EXTRA_CA_CERTS: certificate.certFile,
+      });
+      const event = newUserCreatedEvent();
+
+      await publishEvent(stack, event);
+      await waitUntilSent(stack, [event.id]);
+      await service.process.stop();
+
+      const [email] = sink.withMessageId(welcomeMessageId(event.id));
+      expect(email?.secure).toBe(true);
+      expect(email?.to).toEqual([event.data.email]);
+    });
+  }
+});

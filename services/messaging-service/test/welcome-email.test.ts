@@ -1,0 +1,76 @@
+import { STREAMS } from '@signup-flow/events';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
+import {
+  ledgerEntry,
+  metricValue,
+  newUserCreatedEvent,
+  publishEvent,
+  type Stack,
+  startInProcess,
+  startStack,
+  waitUntilConsumerIdle,
+  waitUntilSent,
+} from './support.js';
+
+describe('welcome email', () => {
+  let stack: Stack;
+  let port: number;
+
+  beforeAll(async () => {
+    stack = await startStack();
+    port = (await startInProcess(stack)).http.port;
+  });
+
+  it('when a UserCreated event arrives, then one email goes to the user with the right content', async () => {
+    const event = newUserCreatedEvent('Zoë <script>alert("x")</script> & Co');
+
+    await publishEvent(stack, event);
+    await waitUntilSent(stack, [event.id]);
+
+    expect(stack.sink.received).toHaveLength(1);
+    const [email] = stack.sink.received;
+    expect(email?.to).toEqual([event.data.email]);
+    expect(email?.from).toEqual({ address: 'welcome@signup-flow.test', name: 'Signup Flow' });
+    expect(email?.messageId).toBe(welcomeMessageId(event.id));
+    expect(email?.subject).toBe(`Welcome to signup-flow, ${event.data.name}!`);
+    expect(email?.text).toContain(`Hello ${event.data.name},`);
+    expect(email?.html).toContain('Zoë &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co');
+    expect(email?.html).not.toContain('<script>');
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'sent', attempts: 1 });
+  });
+
+  it('when the same event is published again after the dedupe window, then no second email is sent', async () => {
+    const event = newUserCreatedEvent();
+    await publishEvent(stack, event);
+    await waitUntilSent(stack, [event.id]);
+    const before = (await stack.jsm.streams.info(STREAMS.users)).state.last_seq;
+
+    // The stream's duplicate window is 2 s in these tests; outlast it so JetStream stores the copy.
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await publishEvent(stack, event);
+    const copy = before + 1;
+    const after = newUserCreatedEvent();
+    await publishEvent(stack, after);
+    await waitUntilSent(stack, [after.id]);
+    await waitUntilConsumerIdle(stack);
+
+    expect((await stack.jsm.streams.info(STREAMS.users)).state.last_seq).toBe(copy + 1);
+    expect(stack.sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
+    expect(stack.sink.withMessageId(welcomeMessageId(after.id))).toHaveLength(1);
+  });
+
+  it('when emails have been sent, then /metrics reports outcomes, latency and the consumer backlog', async () => {
+    await waitUntilConsumerIdle(stack);
+
+    expect(await metricValue(port, 'signupflow_messages_consumed_total', 'outcome="sent"')).toBe(3);
+    expect(
+      await metricValue(port, 'signupflow_messages_consumed_total', 'outcome="already_sent"'),
+    ).toBe(1);
+    expect(await metricValue(port, 'signupflow_signup_to_email_latency_seconds_count')).toBe(3);
+    expect(await metricValue(port, 'signupflow_consumer_pending_messages')).toBe(0);
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(text).toContain('# TYPE signupflow_consumer_ack_pending_messages gauge');
+    expect(text).not.toContain('@example.test');
+  });
+});

@@ -1,0 +1,110 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { STREAMS } from '@signup-flow/events';
+import { freePort, ManagedProcess, waitUntil } from '@signup-flow/local-stack';
+import { beforeAll, describe, expect, it } from 'vitest';
+import rootPackage from '../package.json' with { type: 'json' };
+import { createTestDatabase, onTestFileEnd, startNatsServer } from './support/harness.js';
+import { SmtpSink } from './support/smtp-sink.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * Runs a service the way the contract's `npm run serve:<service>` does: the script's own command
+ * line, with Node 24 (this process's binary) in place of `node`.
+ */
+async function serve(
+  service: 'user-service' | 'messaging-service',
+  env: Record<string, string>,
+  logDir: string,
+): Promise<{ port: number; process: ManagedProcess }> {
+  const [command, ...args] = rootPackage.scripts[`serve:${service}`].split(' ');
+  expect(command).toBe('node');
+  const port = await freePort();
+  const child = new ManagedProcess({
+    name: service,
+    command: process.execPath,
+    args,
+    cwd: REPO,
+    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'debug' },
+    logFile: join(logDir, `${service}.log`),
+  });
+  onTestFileEnd(() => child.stop());
+  await waitUntil(`${service} ready (log: ${child.logFile})`, async () => {
+    if (!child.running) throw new Error(`${service} exited; see ${child.logFile}`);
+    return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
+  });
+  return { port, process: child };
+}
+
+describe('signup to welcome email, both services as processes', () => {
+  let sink: SmtpSink;
+  let natsUrl: string;
+  let userServicePort: number;
+
+  beforeAll(async () => {
+    const nats = await startNatsServer();
+    natsUrl = nats.url;
+    sink = await SmtpSink.start();
+    onTestFileEnd(() => sink.stop());
+    const logDir = await mkdtemp(join(tmpdir(), 'signup-flow-e2e-'));
+    const users = await serve(
+      'user-service',
+      { DATABASE_URL: await createTestDatabase('e2e_users'), NATS_URL: natsUrl },
+      logDir,
+    );
+    userServicePort = users.port;
+    await serve(
+      'messaging-service',
+      {
+        DATABASE_URL: await createTestDatabase('e2e_messaging'),
+        NATS_URL: natsUrl,
+        SMTP_URL: sink.url,
+        MAIL_FROM: 'signup-flow <welcome@signup-flow.test>',
+      },
+      logDir,
+    );
+  });
+
+  it('when someone signs up over HTTP, then exactly one welcome email reaches them', async () => {
+    const signup = {
+      email: 'Katherine.Johnson@example.test',
+      password: 'orbital-mechanics-1962',
+      name: 'Katherine & "Kat" Johnson',
+    };
+
+    const response = await fetch(`http://127.0.0.1:${userServicePort}/v1/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(signup),
+    });
+    expect(response.status).toBe(201);
+    await waitUntil('the welcome email', async () => sink.received.length > 0);
+    // Wait until the consumer has settled everything, so a second email would have been sent by now.
+    const connection = await connect({ servers: natsUrl });
+    try {
+      const jsm = await jetstreamManager(connection);
+      await waitUntil('the consumer to settle the event', async () => {
+        const consumers = await jsm.consumers.list(STREAMS.users).next();
+        return (
+          consumers.length > 0 &&
+          consumers.every((c) => c.num_pending === 0 && c.num_ack_pending === 0)
+        );
+      });
+    } finally {
+      await connection.close();
+    }
+
+    expect(sink.received).toHaveLength(1);
+    const [email] = sink.received;
+    expect(email?.to.map((address) => address.toLowerCase())).toEqual([signup.email.toLowerCase()]);
+    expect(email?.from.address).toBe('welcome@signup-flow.test');
+    expect(email?.messageId).toMatch(/^<[0-9a-f-]{36}@signup-flow>$/);
+    expect(email?.text).toContain(signup.name);
+    expect(email?.html).toContain('Katherine &amp; &quot;Kat&quot; Johnson');
+  });
+});

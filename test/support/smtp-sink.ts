@@ -1,0 +1,192 @@
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
+import { simpleParser } from 'mailparser';
+import { SMTPServer, type SMTPServerSession } from 'smtp-server';
+
+/** One email the sink accepted. */
+export interface ReceivedEmail {
+  /** The sender's address and display name. */
+  from: { address: string; name: string };
+  to: string[];
+  messageId: string;
+  subject: string;
+  text: string;
+  html: string;
+  receivedAt: Date;
+  /** True when the message came over TLS (implicit or after STARTTLS). */
+  secure: boolean;
+}
+
+/** One message the client finished sending (DATA complete), whatever the sink answered. */
+export interface DeliveryAttempt {
+  number: number;
+  at: Date;
+  messageId: string;
+  /** The SMTP session (connection) it came over. */
+  sessionId: string;
+}
+
+/** How the sink answers a message: accept it, refuse it with an SMTP reply, or hold the reply. */
+export type SinkReply =
+  | { kind: 'accept' }
+  | { kind: 'reject'; code: number; message: string }
+  /** No answer until `release` resolves; if the client is gone by then, nothing is delivered. */
+  | { kind: 'stall'; release: Promise<'accept' | 'reject'> };
+
+export type SinkBehaviour = (attempt: DeliveryAttempt) => SinkReply;
+
+export interface SmtpSinkOptions {
+  /** @default a free port */
+  port?: number;
+  /** When set, clients must log in with these (AUTH PLAIN/LOGIN). */
+  credentials?: { user: string; pass: string };
+  /**
+   * Serves TLS with this key and certificate: from the first byte (`implicit`, as for `smtps://`)
+   * or after STARTTLS. Without it the sink speaks plain SMTP and does not offer STARTTLS.
+   */
+  tls?: { key: Buffer; cert: Buffer; implicit: boolean };
+}
+
+const ACCEPT: SinkBehaviour = () => ({ kind: 'accept' });
+
+/** A real SMTP server (the `smtp-server` package) on loopback that records what it accepts. */
+export class SmtpSink {
+  readonly received: ReceivedEmail[] = [];
+  readonly attempts: DeliveryAttempt[] = [];
+  behaviour: SinkBehaviour = ACCEPT;
+  readonly #server: SMTPServer;
+  readonly #closedSessions = new Set<string>();
+  #port = 0;
+
+  private constructor(options: SmtpSinkOptions) {
+    const credentials = options.credentials;
+    this.#server = new SMTPServer({
+      ...(options.tls
+        ? { secure: options.tls.implicit, key: options.tls.key, cert: options.tls.cert }
+        : { disabledCommands: ['STARTTLS'] }),
+      authOptional: !credentials,
+      // Test credentials over a plain connection are fine; a real server would refuse.
+      allowInsecureAuth: true,
+      onAuth: (auth, _session, callback) => {
+        if (
+          credentials &&
+          auth.username === credentials.user &&
+          auth.password === credentials.pass
+        ) {
+          callback(null, { user: auth.username });
+        } else {
+          callback(Object.assign(new Error('invalid credentials'), { responseCode: 535 }));
+        }
+      },
+      logger: false,
+      size: 10 * 1024 * 1024,
+      onData: (stream, session, callback) => {
+        void this.#onData(stream, session, callback);
+      },
+      onClose: (session) => {
+        this.#closedSessions.add(session.id);
+      },
+    });
+  }
+
+  static async start(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
+    const sink = new SmtpSink(options);
+    await new Promise<void>((resolve, reject) => {
+      sink.#server.once('error', reject);
+      sink.#server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    sink.#port = (sink.#server.server.address() as AddressInfo).port;
+    return sink;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get url(): string {
+    return `smtp://127.0.0.1:${this.#port}`;
+  }
+
+  /** Emails accepted with the given Message-ID. */
+  withMessageId(messageId: string): ReceivedEmail[] {
+    return this.received.filter((email) => email.messageId === messageId);
+  }
+
+  /** True once the client of that session has disconnected. */
+  sessionClosed(sessionId: string): boolean {
+    return this.#closedSessions.has(sessionId);
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #onData(
+    stream: NodeJS.ReadableStream,
+    session: SMTPServerSession,
+    callback: (error?: Error | null) => void,
+  ): Promise<void> {
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+    } catch {
+      return; // the client went away in the middle of the message: nothing was delivered
+    }
+    const parsed = await simpleParser(Buffer.concat(chunks));
+    const attempt: DeliveryAttempt = {
+      number: this.attempts.length + 1,
+      at: new Date(),
+      messageId: parsed.messageId ?? '',
+      sessionId: session.id,
+    };
+    this.attempts.push(attempt);
+    let reply = this.behaviour(attempt);
+    if (reply.kind === 'stall') {
+      const decision = await reply.release;
+      if (this.#closedSessions.has(session.id)) return;
+      reply =
+        decision === 'accept'
+          ? { kind: 'accept' }
+          : { kind: 'reject', code: 451, message: 'stalled, then refused' };
+    }
+    if (reply.kind === 'reject') {
+      callback(Object.assign(new Error(reply.message), { responseCode: reply.code }));
+      return;
+    }
+    const addresses = (value: typeof parsed.to) =>
+      (Array.isArray(value) ? value : value ? [value] : []).flatMap((group) =>
+        group.value.map((entry) => entry.address ?? ''),
+      );
+    this.received.push({
+      from: {
+        address: parsed.from?.value[0]?.address ?? '',
+        name: parsed.from?.value[0]?.name ?? '',
+      },
+      to: addresses(parsed.to),
+      messageId: parsed.messageId ?? '',
+      subject: parsed.subject ?? '',
+      text: parsed.text ?? '',
+      html: typeof parsed.html === 'string' ? parsed.html : '',
+      receivedAt: new Date(),
+      secure: session.secure,
+    });
+    callback();
+  }
+}
+
+/** A TCP port that accepts connections and closes them at once, like a crashing mail server. */
+export async function startDroppingServer(): Promise<{ url: string; stop(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    async stop() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
