@@ -1,45 +1,14 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
-import { freePort, ManagedProcess, waitUntil } from '@signup-flow/local-stack';
+import { waitUntil } from '@signup-flow/local-stack';
 import { beforeAll, describe, expect, it } from 'vitest';
-import rootPackage from '../package.json' with { type: 'json' };
 import { createTestDatabase, onTestFileEnd, startNatsServer } from './support/harness.js';
+import { serve } from './support/services.js';
 import { SmtpSink } from './support/smtp-sink.js';
-
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-
-/**
- * Runs a service the way the contract's `npm run serve:<service>` does: the script's own command
- * line, with Node 24 (this process's binary) in place of `node`.
- */
-async function serve(
-  service: 'user-service' | 'messaging-service',
-  env: Record<string, string>,
-  logDir: string,
-): Promise<{ port: number; process: ManagedProcess }> {
-  const [command, ...args] = rootPackage.scripts[`serve:${service}`].split(' ');
-  expect(command).toBe('node');
-  const port = await freePort();
-  const child = new ManagedProcess({
-    name: service,
-    command: process.execPath,
-    args,
-    cwd: REPO,
-    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'debug' },
-    logFile: join(logDir, `${service}.log`),
-  });
-  onTestFileEnd(() => child.stop());
-  await waitUntil(`${service} ready (log: ${child.logFile})`, async () => {
-    if (!child.running) throw new Error(`${service} exited; see ${child.logFile}`);
-    return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
-  });
-  return { port, process: child };
-}
 
 describe('signup to welcome email, both services as processes', () => {
   let sink: SmtpSink;

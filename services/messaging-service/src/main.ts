@@ -4,6 +4,7 @@
  */
 import { natsSettingsFromEnv } from '@signup-flow/nats';
 import { ConfigError, createLogger, exitOnSignal, loadConfig } from '@signup-flow/service-runtime';
+import { shutdownTelemetry } from '@signup-flow/telemetry';
 import { type Config, configSchema, settingsFromConfig } from './config.js';
 import { SERVICE_NAME, startMessagingService } from './service.js';
 
@@ -32,7 +33,10 @@ service.consuming.catch((error: unknown) => {
 });
 
 // Leave the last seconds of the shutdown budget for closing connections.
-exitOnSignal(() => service.stop(Math.max(1_000, settings.shutdownTimeoutMs - 5_000)), {
-  logger,
-  timeoutMs: settings.shutdownTimeoutMs,
-});
+exitOnSignal(
+  async () => {
+    await service.stop(Math.max(1_000, settings.shutdownTimeoutMs - 5_000));
+    await shutdownTelemetry();
+  },
+  { logger, timeoutMs: settings.shutdownTimeoutMs },
+);

@@ -1,6 +1,7 @@
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/nats-core';
 import { STREAMS } from '@signup-flow/events';
+import { createNatsTracing } from '@signup-flow/instrumentation-nats';
 import { type NatsSettings, openNatsLink } from '@signup-flow/nats';
 import {
   createMetricsRegistry,
@@ -119,18 +120,23 @@ export async function startMessagingService(
       metrics,
       logger,
     });
+    const tracing = createNatsTracing();
+    const handleUserCreated = createUserCreatedHandler({
+      ledger,
+      mailer,
+      claimLeaseMs,
+      deadLetters,
+      metrics,
+      logger,
+      retryBackoffMs: settings.retryBackoffMs,
+      maxEventBytes: settings.maxEventBytes,
+    });
     loop = new ConsumeLoop({
       getConsumer: () => js.consumers.get(STREAMS.users, WELCOME_EMAIL_CONSUMER),
-      handle: createUserCreatedHandler({
-        ledger,
-        mailer,
-        claimLeaseMs,
-        deadLetters,
-        metrics,
-        logger,
-        retryBackoffMs: settings.retryBackoffMs,
-        maxEventBytes: settings.maxEventBytes,
-      }),
+      handle: (message) =>
+        tracing.process(message, (traced) => handleUserCreated(traced), {
+          consumerGroupName: WELCOME_EMAIL_CONSUMER,
+        }),
       metrics,
       logger,
       concurrency: settings.sendConcurrency,

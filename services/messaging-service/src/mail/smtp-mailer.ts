@@ -1,3 +1,10 @@
+import { type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  ATTR_ERROR_TYPE,
+  ATTR_NETWORK_PROTOCOL_NAME,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+} from '@opentelemetry/semantic-conventions';
 import { createTransport } from 'nodemailer';
 import { safeOneLine } from '../privacy.js';
 
@@ -55,8 +62,39 @@ export function isPermanentSmtpError(error: unknown): boolean {
   return typeof smtp.responseCode === 'number' && smtp.responseCode >= 500;
 }
 
-/** A pooled nodemailer SMTP transport. */
+/** Attributes of the SMTP CLIENT span beyond the semantic conventions' `server.*`. */
+export const SMTP_SPAN = {
+  name: 'smtp send',
+  /** `accepted`, `transient-failure` or `permanent-failure`. */
+  outcome: 'signupflow.smtp.outcome',
+  /** The SMTP reply code of a refusal, when there was one. */
+  responseCode: 'signupflow.smtp.response_code',
+} as const;
+
+/** Where the SMTP server is, for the span: never the recipient or the credentials. */
+export function smtpServerOf(url: string): { address: string; port: number } {
+  const parsed = new URL(url);
+  const implicitTls = parsed.protocol === 'smtps:';
+  return { address: parsed.hostname, port: Number(parsed.port) || (implicitTls ? 465 : 587) };
+}
+
+function recordFailure(span: Span, error: unknown, permanent: boolean): void {
+  const smtp = (typeof error === 'object' && error !== null ? error : {}) as SmtpError;
+  span.setAttribute(SMTP_SPAN.outcome, permanent ? 'permanent-failure' : 'transient-failure');
+  if (typeof smtp.responseCode === 'number')
+    span.setAttribute(SMTP_SPAN.responseCode, smtp.responseCode);
+  span.setAttribute(
+    ATTR_ERROR_TYPE,
+    smtp.code ?? (smtp.responseCode ? String(smtp.responseCode) : 'Error'),
+  );
+  // The reply text can quote the recipient: only the scrubbed description goes on the span.
+  span.setStatus({ code: SpanStatusCode.ERROR, message: describeSmtpError(error) });
+}
+
+/** A pooled nodemailer SMTP transport; each send is an SMTP CLIENT span. */
 export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
+  const tracer = trace.getTracer('@signup-flow/messaging-service');
+  const server = smtpServerOf(options.url);
   const transport = createTransport({
     pool: true,
     url: options.url,
@@ -66,24 +104,36 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
     socketTimeout: options.timeoutMs,
   });
   return {
-    async send(email) {
-      try {
-        const info = await transport.sendMail({
-          from: options.from,
-          to: email.to,
-          subject: email.subject,
-          text: email.text,
-          html: email.html,
-          messageId: email.messageId,
-        });
-        return { ok: true, response: String(info.response ?? '') };
-      } catch (error) {
-        return {
-          ok: false,
-          permanent: isPermanentSmtpError(error),
-          reason: describeSmtpError(error),
-        };
-      }
+    send(email) {
+      const attributes = {
+        [ATTR_SERVER_ADDRESS]: server.address,
+        [ATTR_SERVER_PORT]: server.port,
+        [ATTR_NETWORK_PROTOCOL_NAME]: 'smtp',
+      };
+      return tracer.startActiveSpan(
+        SMTP_SPAN.name,
+        { kind: SpanKind.CLIENT, attributes },
+        async (span): Promise<SendResult> => {
+          try {
+            const info = await transport.sendMail({
+              from: options.from,
+              to: email.to,
+              subject: email.subject,
+              text: email.text,
+              html: email.html,
+              messageId: email.messageId,
+            });
+            span.setAttribute(SMTP_SPAN.outcome, 'accepted');
+            return { ok: true, response: String(info.response ?? '') };
+          } catch (error) {
+            const permanent = isPermanentSmtpError(error);
+            recordFailure(span, error, permanent);
+            return { ok: false, permanent, reason: describeSmtpError(error) };
+          } finally {
+            span.end();
+          }
+        },
+      );
     },
     close() {
       transport.close();
