@@ -1,0 +1,44 @@
+{{/* Callbacks the library chart includes: what only the messaging-service has. */}}
+
+{{- define "messaging-service.config" -}}
+MAIL_FROM: {{ .Values.mailFrom }}
+{{- if not .Values.smtp.existingSecret }}
+SMTP_URL: {{ .Values.smtp.url }}
+{{- end }}
+SEND_CONCURRENCY: {{ .Values.sendConcurrency }}
+CONSUMER_MAX_ACK_PENDING: {{ .Values.consumer.maxAckPending }}
+RETRY_BACKOFF_MS: {{ .Values.retryBackoffMs }}
+DLQ_REPLICAS: {{ .Values.dlq.replicas }}
+DLQ_MAX_AGE_DAYS: {{ .Values.dlq.maxAgeDays }}
+SHUTDOWN_TIMEOUT_MS: {{ .Values.shutdownTimeoutMs }}
+{{- end }}
+
+{{- define "messaging-service.secretEnv" -}}
+{{- if .Values.smtp.existingSecret }}
+- name: SMTP_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.smtp.existingSecret | quote }}
+      key: {{ .Values.smtp.key | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "messaging-service.secretNames" -}}
+{{- if .Values.smtp.existingSecret }}
+- {{ .Values.smtp.existingSecret }}
+{{- else }}
+[]
+{{- end }}
+{{- end }}
+
+{{/* SMTP: 25 (relay), 465 (implicit TLS), 587 (submission), 1025 (Mailpit in development). */}}
+{{- define "messaging-service.egressPorts" -}}
+[25, 465, 587, 1025]
+{{- end }}
+
+{{/* The consumer's redelivery schedule as Go durations, one per delivery attempt. */}}
+{{- define "messaging-service.backoff" -}}
+{{- range (splitList "," .Values.retryBackoffMs) }}
+- {{ printf "%sms" (trim .) | quote }}
+{{- end }}
+{{- end }}
