@@ -289,7 +289,7 @@ describe.runIf(canRun)('the Helm charts', () => {
     expect(alerts('user-service')).toContain('signupflow_outbox_oldest_pending_age_seconds');
     const messagingAlerts = alerts('messaging-service');
     expect(messagingAlerts).toContain('signupflow_consumer_pending_messages');
-    expect(messagingAlerts).toContain('signupflow_dead_letters_total');
+    expect(messagingAlerts).toContain('signupflow_dlq_messages');
     expect(messagingAlerts).toContain('signupflow:signup_to_email_slow_ratio:rate1h');
     expect(output('user-service', 'defaults').some((o) => o.kind === 'ServiceMonitor')).toBe(false);
   });

@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import type { Registry } from 'prom-client';
+import { exposeMetrics } from './metrics.js';
 
 export type DependencyState = 'up' | 'down';
 
@@ -34,7 +35,10 @@ async function probe(dependency: DependencyCheck, timeoutMs: number): Promise<De
   }
 }
 
-/** `GET /healthz` (liveness), `GET /readyz` (readiness with per-dependency state), `GET /metrics`. */
+/**
+ * `GET /healthz` (liveness), `GET /readyz` (readiness with per-dependency state), `GET /metrics`
+ * (the classic Prometheus text format, or OpenMetrics with exemplars when the scraper prefers it).
+ */
 export function operationalEndpoints(options: OperationalEndpointsOptions): Middleware {
   const timeoutMs = options.checkTimeoutMs ?? 2000;
   return async (ctx, next) => {
@@ -63,10 +67,13 @@ export function operationalEndpoints(options: OperationalEndpointsOptions): Midd
         };
         return;
       }
-      case '/metrics':
-        ctx.type = options.registry.contentType;
-        ctx.body = await options.registry.metrics();
+      case '/metrics': {
+        const { contentType, body } = await exposeMetrics(options.registry, ctx.get('Accept'));
+        ctx.vary('Accept');
+        ctx.type = contentType;
+        ctx.body = body;
         return;
+      }
       default:
         return next();
     }

@@ -7,7 +7,17 @@ export {
 } from './health.js';
 export { type RunningHttpServer, startHttpServer } from './http-server.js';
 export { createLogger, type Logger, type LoggerOptions } from './logger.js';
-export { createMetricsRegistry, METRIC_PREFIX, requestMetrics } from './metrics.js';
+export {
+  createMetricsRegistry,
+  exemplarHistogram,
+  exposeMetrics,
+  METRIC_PREFIX,
+  type MetricsExposition,
+  prefersOpenMetrics,
+  requestMetrics,
+  type TraceExemplarLabels,
+  traceExemplarLabels,
+} from './metrics.js';
 export {
   type FieldViolation,
   isProblemError,
@@ -18,4 +28,5 @@ export {
   problemDetails,
   toProblem,
 } from './problem.js';
+export { createServiceApp, type ServiceAppOptions } from './service-app.js';
 export { exitOnSignal, type ShutdownOptions } from './shutdown.js';

@@ -1,5 +1,10 @@
-import { METRIC_PREFIX } from '@signup-flow/service-runtime';
+import {
+  exemplarHistogram,
+  METRIC_PREFIX,
+  traceExemplarLabels,
+} from '@signup-flow/service-runtime';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { DLQ_REASONS } from './messaging/dead-letters.js';
 import type { Settlement } from './messaging/settlement.js';
 
 /** Delays between signup and email reach minutes only when retries happen. */
@@ -11,6 +16,8 @@ export interface ConsumerBacklog {
   numPending: number;
   /** Messages delivered and not yet acknowledged. */
   numAckPending: number;
+  /** Messages held in the DLQ stream right now. */
+  deadLetters: number;
 }
 
 /** The messaging-service's own metrics; see README "Metrics". */
@@ -46,13 +53,15 @@ export class MessagingMetrics {
       labelNames: ['reason'] as const,
       registers: [registry],
     });
-    this.#signupToEmail = new Histogram({
+    // Every reason's series exists at 0 from the start: `increase()` (the DLQ alert) cannot see a
+    // first dead letter in a series that appears directly at 1.
+    for (const reason of Object.values(DLQ_REASONS)) this.#deadLetters.inc({ reason }, 0);
+    this.#signupToEmail = exemplarHistogram(registry, {
       name: `${METRIC_PREFIX}signup_to_email_latency_seconds`,
       help: 'From the UserCreated event time to the SMTP server accepting the welcome email.',
       buckets: LATENCY_BUCKETS,
-      registers: [registry],
     });
-    // One consumer-info request serves both gauges of a scrape.
+    // One pair of info requests serves all three gauges of a scrape.
     let backlog: Promise<ConsumerBacklog | undefined> | undefined;
     const currentBacklog = () => {
       backlog ??= readBacklog()
@@ -78,6 +87,15 @@ export class MessagingMetrics {
         if (value) this.set(value.numAckPending);
       },
     });
+    new Gauge({
+      name: `${METRIC_PREFIX}dlq_messages`,
+      help: 'Messages held in the DLQ stream, waiting to be inspected, replayed or purged.',
+      registers: [registry],
+      async collect() {
+        const value = await currentBacklog();
+        if (value) this.set(value.deadLetters);
+      },
+    });
   }
 
   recordSettled(settlement: Settlement, durationSeconds: number): void {
@@ -93,7 +111,14 @@ export class MessagingMetrics {
     this.#deadLetters.inc({ reason });
   }
 
+  /**
+   * Called in the message's process span: it continues the signup's trace, so the exemplar leads
+   * from a slow bucket to the whole signup → email trace.
+   */
   recordSignupToEmail(seconds: number): void {
-    this.#signupToEmail.observe(Math.max(0, seconds));
+    this.#signupToEmail.observe({
+      value: Math.max(0, seconds),
+      exemplarLabels: traceExemplarLabels(),
+    });
   }
 }

@@ -5,11 +5,11 @@ import { createNatsTracing } from '@signup-flow/instrumentation-nats';
 import { type NatsSettings, openNatsLink } from '@signup-flow/nats';
 import {
   createMetricsRegistry,
+  createServiceApp,
   type Logger,
   type RunningHttpServer,
   startHttpServer,
 } from '@signup-flow/service-runtime';
-import { createApp } from './app.js';
 import type { Settings } from './config.js';
 import { createDatabase, isDatabaseUp } from './data/database.js';
 import { DeliveryLedger } from './data/delivery-ledger.js';
@@ -67,11 +67,18 @@ export async function startMessagingService(
   let manager: JetStreamManager | undefined;
   const metrics = new MessagingMetrics(registry, async () => {
     if (!manager || !link.isConnected()) return undefined;
-    const info = await manager.consumers.info(STREAMS.users, WELCOME_EMAIL_CONSUMER);
-    return { numPending: info.num_pending, numAckPending: info.num_ack_pending };
+    const [consumer, deadLetters] = await Promise.all([
+      manager.consumers.info(STREAMS.users, WELCOME_EMAIL_CONSUMER),
+      manager.streams.info(STREAMS.deadLetters),
+    ]);
+    return {
+      numPending: consumer.num_pending,
+      numAckPending: consumer.num_ack_pending,
+      deadLetters: deadLetters.state.messages,
+    };
   });
 
-  const app = createApp({
+  const app = createServiceApp({
     logger,
     registry,
     isDraining: () => draining,

@@ -1,11 +1,5 @@
-import {
-  type DependencyCheck,
-  type Logger,
-  operationalEndpoints,
-  problemDetails,
-  requestMetrics,
-} from '@signup-flow/service-runtime';
-import Koa from 'koa';
+import { createServiceApp, type DependencyCheck, type Logger } from '@signup-flow/service-runtime';
+import type Koa from 'koa';
 import type { Registry } from 'prom-client';
 import { apiRoutes, domainErrors, type RoutesDeps } from './http/routes.js';
 
@@ -18,17 +12,8 @@ export interface AppDeps extends RoutesDeps {
 
 /** The user-service's HTTP API, without listening (tests drive `app.callback()`). */
 export function createApp(deps: AppDeps): Koa {
-  const app = new Koa();
+  const app = createServiceApp(deps);
   const routes = apiRoutes(deps);
-  app.use(requestMetrics(deps.registry));
-  app.use(problemDetails(deps.logger));
-  app.use(
-    operationalEndpoints({
-      registry: deps.registry,
-      dependencies: deps.dependencies,
-      isDraining: deps.isDraining,
-    }),
-  );
   app.use(domainErrors);
   app.use(routes.routes());
   app.use(routes.allowedMethods({ throw: true }));
