@@ -13,6 +13,8 @@ export interface DemoResult {
   traceId: string;
   emailUrl: string;
   traceUrl: string;
+  /** The same trace from Jaeger's query API (works where a source-built Jaeger has no UI). */
+  traceApiUrl: string;
 }
 
 interface MailpitSearch {
@@ -61,8 +63,10 @@ export async function runDemo(urls: DemoUrls, log: (line: string) => void): Prom
     traceId,
     emailUrl: `${urls.inbox}/view/${messageId}`,
     traceUrl: `${urls.jaeger}/trace/${traceId}`,
+    traceApiUrl: `${urls.jaeger}/api/v3/traces/${traceId}`,
   };
   log(`  the welcome email:   ${result.emailUrl}`);
   log(`  the whole trace:     ${result.traceUrl}`);
+  log(`  (as JSON:            ${result.traceApiUrl})`);
   return result;
 }

@@ -5,6 +5,7 @@
  * accepts everything.
  *
  *   npm run build && npm run bench -w @signup-flow/messaging-service -- [--events 10000] [--concurrency 16]
+ *     [--replicas 1,2] [--tracing off|on|both]
  *   (or `node services/messaging-service/bench/drain.ts` with Node 24, which runs TypeScript)
  */
 import { randomUUID } from 'node:crypto';
@@ -23,6 +24,8 @@ import {
   ManagedProcess,
   NatsServer,
   PostgresServer,
+  type StartedServer,
+  startJaeger,
   waitUntil,
 } from '@signup-flow/local-stack';
 import { ensureStream, usersStreamConfig } from '@signup-flow/nats';
@@ -33,11 +36,15 @@ const { values } = parseArgs({
     events: { type: 'string', default: '10000' },
     concurrency: { type: 'string', default: '16' },
     replicas: { type: 'string', default: '1,2' },
+    /** `off`, `on` (every span exported to a real Jaeger) or `both`, to see what tracing costs. */
+    tracing: { type: 'string', default: 'off' },
   },
 });
 const eventCount = Number(values.events);
 const replicaCounts = String(values.replicas).split(',').map(Number);
 const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+const TELEMETRY = new URL('../../../packages/telemetry/dist/register.js', import.meta.url).href;
+const tracingVariants = values.tracing === 'both' ? ['off', 'on'] : [String(values.tracing)];
 const CONSUMER = 'messaging-service-welcome-email';
 
 const dir = await mkdtemp(join(tmpdir(), 'messaging-drain-bench-'));
@@ -48,6 +55,24 @@ const nats = await NatsServer.start({
   binary: await ensureGoTool(GO_TOOLS.natsServer),
   dir: join(dir, 'nats'),
 });
+
+let otlpEndpoint = '';
+let jaeger: StartedServer | undefined;
+if (tracingVariants.includes('on')) {
+  const [queryPort, grpcPort, otlpHttpPort, otlpGrpcPort, healthPort] = await Promise.all(
+    Array.from({ length: 5 }, () => freePort()),
+  );
+  jaeger = await startJaeger({
+    binary: await ensureGoTool(GO_TOOLS.jaeger),
+    dir,
+    queryPort: queryPort as number,
+    queryGrpcPort: grpcPort as number,
+    otlpHttpPort: otlpHttpPort as number,
+    otlpGrpcPort: otlpGrpcPort as number,
+    healthPort: healthPort as number,
+  });
+  otlpEndpoint = `http://127.0.0.1:${otlpHttpPort}`;
+}
 
 let accepted = 0;
 let firstAt = 0;
@@ -130,7 +155,7 @@ function record(replica: Replica, sample: Memory): void {
 
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 
-async function drain(replicaCount: number) {
+async function drain(replicaCount: number, tracing: string) {
   // A fresh consumer replays the whole backlog; a fresh database starts an empty ledger.
   await jsm.consumers.delete(STREAMS.users, CONSUMER).catch(() => undefined);
   const database = `drain_${replicaCount}_${Date.now()}`;
@@ -146,7 +171,7 @@ async function drain(replicaCount: number) {
       process: new ManagedProcess({
         name: `messaging-service-${i}`,
         command: process.execPath,
-        args: [MAIN_JS],
+        args: ['--import', TELEMETRY, MAIN_JS],
         env: {
           ...process.env,
           PORT: String(port),
@@ -156,6 +181,9 @@ async function drain(replicaCount: number) {
           MAIL_FROM: 'bench <bench@example.test>',
           LOG_LEVEL: 'warn',
           SEND_CONCURRENCY: String(values.concurrency),
+          OTEL_SDK_DISABLED: tracing === 'on' ? 'false' : 'true',
+          OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
+          OTEL_SERVICE_NAME: 'messaging-service',
         },
         logFile: join(dir, `drain-${replicaCount}-${i}.log`),
       }),
@@ -175,6 +203,7 @@ async function drain(replicaCount: number) {
   await Promise.all(replicas.map((replica) => replica.process.stop()));
   return {
     replicas: replicaCount,
+    tracing,
     emails: accepted,
     seconds: Number(seconds.toFixed(2)),
     emailsPerSecond: Math.round((accepted - 1) / seconds),
@@ -187,8 +216,10 @@ let failed = false;
 try {
   const results = [];
   for (const count of replicaCounts) {
-    console.log(`draining with ${count} replica(s)…`);
-    results.push(await drain(count));
+    for (const tracing of tracingVariants) {
+      console.log(`draining with ${count} replica(s), tracing ${tracing}…`);
+      results.push(await drain(count, tracing));
+    }
   }
   console.table(results);
   console.log(
@@ -201,6 +232,7 @@ try {
 } finally {
   await connection.close();
   await new Promise<void>((resolve) => sink.close(() => resolve()));
+  await jaeger?.stop();
   await nats.stop();
   await postgres.stop();
   if (!failed) await rm(dir, { recursive: true, force: true });

@@ -3,6 +3,7 @@ import type { Subscription } from '@nats-io/nats-core';
 import { STREAMS } from '@signup-flow/events';
 import { createNatsTracing } from '@signup-flow/instrumentation-nats';
 import { type NatsSettings, openNatsLink } from '@signup-flow/nats';
+import { createDatabase, isReachable, migrateToLatest } from '@signup-flow/postgres';
 import {
   createMetricsRegistry,
   createServiceApp,
@@ -11,9 +12,8 @@ import {
   startHttpServer,
 } from '@signup-flow/service-runtime';
 import type { Settings } from './config.js';
-import { createDatabase, isDatabaseUp } from './data/database.js';
 import { DeliveryLedger } from './data/delivery-ledger.js';
-import { migrateToLatest } from './data/migrations.js';
+import { MIGRATIONS } from './data/migrations.js';
 import { createSmtpMailer } from './mail/smtp-mailer.js';
 import { ConsumeLoop } from './messaging/consume-loop.js';
 import { DeadLetterPublisher } from './messaging/dead-letters.js';
@@ -45,9 +45,13 @@ export async function startMessagingService(
   nats: NatsSettings,
   logger: Logger,
 ): Promise<MessagingService> {
-  const db = createDatabase({ url: settings.databaseUrl, poolSize: settings.sendConcurrency + 2 });
+  const db = createDatabase({
+    url: settings.databaseUrl,
+    poolMax: settings.sendConcurrency + 2,
+    applicationName: SERVICE_NAME,
+  });
   if (settings.migrateOnStart) {
-    const applied = await migrateToLatest(db);
+    const applied = await migrateToLatest(db, MIGRATIONS);
     logger.info({ applied }, applied.length ? 'database migrated' : 'database schema up to date');
   }
 
@@ -84,7 +88,7 @@ export async function startMessagingService(
     isDraining: () => draining,
     dependencies: [
       { name: 'nats', critical: true, check: () => link.isConnected() },
-      { name: 'postgres', critical: true, check: () => isDatabaseUp(db) },
+      { name: 'postgres', critical: true, check: () => isReachable(db) },
       { name: 'consumer', critical: false, check: () => manager !== undefined },
     ],
   });

@@ -1,9 +1,12 @@
 /**
  * Signup benchmark: signups/s and latency at a fixed concurrency against the built user-service
  * (a real process, real PostgreSQL and nats-server), next to the argon2id hashes/s this machine
- * manages in the same run, and the outbox's commit→PubAck latency.
+ * manages in the same run, and the outbox's commit→PubAck latency. With `--tracing both` (the
+ * default) it runs once with OTEL_SDK_DISABLED=true and once exporting every span to a real
+ * Jaeger, to show what tracing costs.
  *
- *   npm run build && node services/user-service/bench/signup.ts [--concurrency 16] [--seconds 20]
+ *   npm run build && npm exec -- node services/user-service/bench/signup.ts \
+ *     [--concurrency 16] [--seconds 20] [--tracing off|on|both]
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -17,6 +20,8 @@ import {
   ManagedProcess,
   NatsServer,
   PostgresServer,
+  type StartedServer,
+  startJaeger,
   waitUntil,
 } from '@signup-flow/local-stack';
 import pg from 'pg';
@@ -25,10 +30,15 @@ const { values } = parseArgs({
   options: {
     concurrency: { type: 'string', default: '16' },
     seconds: { type: 'string', default: '20' },
+    tracing: { type: 'string', default: 'both' },
   },
 });
 const concurrency = Number(values.concurrency);
 const seconds = Number(values.seconds);
+const variants = values.tracing === 'both' ? ['off', 'on'] : [String(values.tracing)];
+
+const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
+const TELEMETRY = new URL('../../../packages/telemetry/dist/register.js', import.meta.url).href;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -37,7 +47,7 @@ function percentile(sorted: number[], p: number): number {
 
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
-/** Hashes/s with the service's parameters, on as many threads as libuv offers. */
+/** Hashes/s with the service's parameters, as many at once as the load has requests. */
 async function argon2Ceiling(durationMs: number): Promise<number> {
   const parameters = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };
   const deadline = Date.now() + durationMs;
@@ -56,93 +66,118 @@ async function argon2Ceiling(durationMs: number): Promise<number> {
 const dir = await mkdtemp(join(tmpdir(), 'signup-bench-'));
 // As root, PostgreSQL runs as the postgres user, which must be able to reach its folder.
 await chmod(dir, 0o755);
-const natsBinary = await ensureGoTool(GO_TOOLS.natsServer);
 const postgres = await PostgresServer.start({ dir: join(dir, 'pg') });
-const nats = await NatsServer.start({ binary: natsBinary, dir: join(dir, 'nats') });
-const databaseUrl = await postgres.createDatabase('users_bench');
-const port = await freePort();
-const service = new ManagedProcess({
-  name: 'user-service',
-  command: process.execPath,
-  args: [new URL('../dist/main.js', import.meta.url).pathname],
-  env: {
-    ...process.env,
-    PORT: String(port),
-    DATABASE_URL: databaseUrl,
-    NATS_URL: nats.url,
-    LOG_LEVEL: 'warn',
-    JWT_SECRET: 'benchmark-secret-benchmark-secret-benchmark',
-  },
-  logFile: join(dir, 'user-service.log'),
+const nats = await NatsServer.start({
+  binary: await ensureGoTool(GO_TOOLS.natsServer),
+  dir: join(dir, 'nats'),
 });
-const baseUrl = `http://127.0.0.1:${port}`;
+let jaeger: StartedServer | undefined;
+let otlpEndpoint = '';
+if (variants.includes('on')) {
+  const [queryPort, grpcPort, otlpHttpPort, otlpGrpcPort, healthPort] = await Promise.all(
+    Array.from({ length: 5 }, () => freePort()),
+  );
+  jaeger = await startJaeger({
+    binary: await ensureGoTool(GO_TOOLS.jaeger),
+    dir,
+    queryPort: queryPort as number,
+    queryGrpcPort: grpcPort as number,
+    otlpHttpPort: otlpHttpPort as number,
+    otlpGrpcPort: otlpGrpcPort as number,
+    healthPort: healthPort as number,
+  });
+  otlpEndpoint = `http://127.0.0.1:${otlpHttpPort}`;
+}
+
+let sequence = 0;
+
+async function measure(tracing: string): Promise<void> {
+  const databaseUrl = await postgres.createDatabase(`users_bench_tracing_${tracing}`);
+  const port = await freePort();
+  const service = new ManagedProcess({
+    name: 'user-service',
+    command: process.execPath,
+    args: ['--import', TELEMETRY, MAIN],
+    env: {
+      ...process.env,
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      NATS_URL: nats.url,
+      LOG_LEVEL: 'warn',
+      JWT_SECRET: 'benchmark-secret-benchmark-secret-benchmark',
+      OTEL_SDK_DISABLED: tracing === 'on' ? 'false' : 'true',
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
+      OTEL_SERVICE_NAME: 'user-service',
+    },
+    logFile: join(dir, `user-service-${tracing}.log`),
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntil('user-service', async () => (await fetch(`${baseUrl}/readyz`)).ok);
+    const latencies: number[] = [];
+    let failures = 0;
+    const started = performance.now();
+    const deadline = started + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < deadline) {
+          const body = JSON.stringify({
+            email: `bench-${sequence++}@example.com`,
+            password: 'benchmark password',
+            name: 'Bench',
+          });
+          const sent = performance.now();
+          const response = await fetch(`${baseUrl}/v1/users`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body,
+          });
+          await response.arrayBuffer();
+          if (response.status === 201) latencies.push(performance.now() - sent);
+          else failures += 1;
+        }
+      }),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    await waitUntil(
+      'outbox drained',
+      async () => {
+        const { rows } = await client.query(
+          'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL',
+        );
+        return rows[0].n === 0;
+      },
+      120_000,
+      200,
+    );
+    const { rows } = await client.query<{ ms: number }>(
+      'SELECT extract(epoch FROM published_at - created_at)::float8 * 1000 AS ms FROM outbox ORDER BY 1',
+    );
+    await client.end();
+    const toPubAck = rows.map((row) => row.ms);
+    console.log(
+      `tracing ${tracing.padEnd(3)}: ${(latencies.length / elapsed).toFixed(1)} signups/s, p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, ${failures} failed; commit→PubAck p50 ${ms(percentile(toPubAck, 50))}, p99 ${ms(percentile(toPubAck, 99))} (${toPubAck.length} events)`,
+    );
+  } finally {
+    await service.stop();
+  }
+}
 
 try {
-  await waitUntil('user-service', async () => (await fetch(`${baseUrl}/readyz`)).ok);
   console.log(
     `machine: ${availableParallelism()} cores; concurrency ${concurrency}; ${seconds} s per phase`,
   );
-
   const hashesPerSecond = await argon2Ceiling(Math.min(seconds, 10) * 1000);
-
-  const latencies: number[] = [];
-  let failures = 0;
-  let sequence = 0;
-  const started = performance.now();
-  const deadline = started + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        const body = JSON.stringify({
-          email: `bench-${sequence++}@example.com`,
-          password: 'benchmark password',
-          name: 'Bench',
-        });
-        const sent = performance.now();
-        const response = await fetch(`${baseUrl}/v1/users`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body,
-        });
-        await response.arrayBuffer();
-        if (response.status === 201) latencies.push(performance.now() - sent);
-        else failures += 1;
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  await waitUntil(
-    'outbox drained',
-    async () => {
-      const { rows } = await client.query(
-        'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL',
-      );
-      return rows[0].n === 0;
-    },
-    120_000,
-    200,
-  );
-  const { rows } = await client.query<{ ms: number }>(
-    'SELECT extract(epoch FROM published_at - created_at)::float8 * 1000 AS ms FROM outbox ORDER BY 1',
-  );
-  await client.end();
-  const toPubAck = rows.map((row) => row.ms);
-
   console.log(
-    `argon2id (m=19456, t=2, p=1): ${hashesPerSecond.toFixed(1)} hashes/s (signup's ceiling)`,
+    `argon2id (m=19456, t=2, p=1): ${hashesPerSecond.toFixed(1)} hashes/s (signup's ceiling: one hash per signup)`,
   );
-  console.log(
-    `signups: ${(latencies.length / elapsed).toFixed(1)}/s, p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, ${failures} failed`,
-  );
-  console.log(
-    `commit→PubAck (outbox created_at → published_at): p50 ${ms(percentile(toPubAck, 50))}, p99 ${ms(percentile(toPubAck, 99))} over ${toPubAck.length} events`,
-  );
+  for (const tracing of variants) await measure(tracing);
 } finally {
-  await service.stop();
+  await jaeger?.stop();
   await nats.stop();
   await postgres.stop();
   await rm(dir, { recursive: true, force: true });

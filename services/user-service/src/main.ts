@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { createNatsTracing } from '@signup-flow/instrumentation-nats';
 import { natsSettingsFromEnv, openNatsLink } from '@signup-flow/nats';
+import { createDatabase, isReachable, migrateToLatest } from '@signup-flow/postgres';
 import {
   ConfigError,
   createLogger,
@@ -13,7 +14,7 @@ import {
 import { shutdownTelemetry } from '@signup-flow/telemetry';
 import { createApp } from './app.js';
 import { configSchema } from './config.js';
-import { createDatabase, isReachable, migrate } from './data/database.js';
+import { MIGRATIONS } from './data/migrations.js';
 import { createPasswordHasher } from './domain/password-hasher.js';
 import { createTokenIssuer } from './domain/token-issuer.js';
 import { createOutboxMetrics } from './outbox/metrics.js';
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
     applicationName: SERVICE,
   });
   if (config.DB_MIGRATE) {
-    const applied = await migrate(db);
+    const applied = await migrateToLatest(db, MIGRATIONS);
     logger.info({ applied }, 'database migrations applied');
   }
 

@@ -7,6 +7,7 @@ import { STREAMS } from '@signup-flow/events';
 import { createNatsTracing } from '@signup-flow/instrumentation-nats';
 import { freePort, ManagedProcess, waitUntil } from '@signup-flow/local-stack';
 import { ensureStream, type NatsLink, openNatsLink, usersStreamConfig } from '@signup-flow/nats';
+import { createDatabase, migrateToLatest } from '@signup-flow/postgres';
 import {
   createLogger,
   createMetricsRegistry,
@@ -16,7 +17,7 @@ import {
 import type { Knex } from 'knex';
 import { createTestDatabase, onTestFileEnd } from '../../../test/support/harness.js';
 import { createApp } from '../src/app.js';
-import { createDatabase, migrate } from '../src/data/database.js';
+import { MIGRATIONS } from '../src/data/migrations.js';
 import { createPasswordHasher } from '../src/domain/password-hasher.js';
 import { createTokenIssuer } from '../src/domain/token-issuer.js';
 import { createOutboxMetrics } from '../src/outbox/metrics.js';
@@ -44,7 +45,7 @@ export interface MigratedDatabase {
 export async function migratedDatabase(): Promise<MigratedDatabase> {
   const url = await createTestDatabase('user_service');
   const db = createDatabase({ url, poolMax: 30, applicationName: 'user-service test' });
-  await migrate(db);
+  await migrateToLatest(db, MIGRATIONS);
   onTestFileEnd(() => db.destroy());
   return { url, db };
 }

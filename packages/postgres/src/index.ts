@@ -1,0 +1,3 @@
+export { createDatabase, type DatabaseOptions, isReachable } from './database.js';
+export { runMigrateCommand } from './migrate-command.js';
+export { type Migration, type MigrationList, migrateToLatest } from './migrations.js';

@@ -1,0 +1,5 @@
+import type { MigrationList } from '@signup-flow/postgres';
+import * as usersAndOutbox from './migrations/001-users-and-outbox.js';
+
+/** The user-service's schema, in order. */
+export const MIGRATIONS: MigrationList = [['001-users-and-outbox', usersAndOutbox]];
