@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureGoTool, freePort, GO_TOOLS, startJaeger, waitUntil } from '@signup-flow/local-stack';
+import {
+  ensureGoTool,
+  GO_TOOLS,
+  startJaegerOnFreePorts,
+  waitUntil,
+} from '@signup-flow/local-stack';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, onTestFileEnd, startNatsServer } from '../support/harness.js';
 import { serve } from '../support/services.js';
@@ -77,27 +82,16 @@ describe('one trace from signup to inbox, in a real Jaeger', () => {
 
   beforeAll(async () => {
     const dir = await mkdtemp(join(tmpdir(), 'signup-flow-jaeger-'));
-    const [queryPort, queryGrpcPort, otlpHttpPort, otlpGrpcPort, healthPort] = await Promise.all(
-      Array.from({ length: 5 }, () => freePort()),
-    );
-    const jaeger = await startJaeger({
-      binary: await ensureGoTool(GO_TOOLS.jaeger),
-      dir,
-      queryPort: queryPort as number,
-      queryGrpcPort: queryGrpcPort as number,
-      otlpHttpPort: otlpHttpPort as number,
-      otlpGrpcPort: otlpGrpcPort as number,
-      healthPort: healthPort as number,
-    });
+    const jaeger = await startJaegerOnFreePorts(await ensureGoTool(GO_TOOLS.jaeger), dir);
     onTestFileEnd(() => jaeger.stop());
-    jaegerUrl = `http://127.0.0.1:${queryPort}`;
+    jaegerUrl = jaeger.queryUrl;
 
     const nats = await startNatsServer();
     sink = await SmtpSink.start();
     onTestFileEnd(() => sink.stop());
     const tracing = {
       OTEL_SDK_DISABLED: 'false',
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${otlpHttpPort}`,
+      OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttpEndpoint,
       OTEL_BSP_SCHEDULE_DELAY: '100',
     };
     const users = await serve(

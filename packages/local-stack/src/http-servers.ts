@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ManagedProcess } from './managed-process.js';
-import { waitUntil } from './ports.js';
+import { freePort, waitUntil } from './ports.js';
 
 export interface StartedServer {
   process: ManagedProcess;
@@ -189,4 +189,35 @@ export async function startPrometheus(options: PrometheusOptions): Promise<Start
     dir: options.dir,
     readyUrl: `http://127.0.0.1:${options.port}/-/ready`,
   });
+}
+
+export interface JaegerOnFreePorts extends StartedServer {
+  /** UI and query API, e.g. `${queryUrl}/api/v3/traces/{id}`. */
+  queryUrl: string;
+  /** For `OTEL_EXPORTER_OTLP_ENDPOINT`. */
+  otlpHttpEndpoint: string;
+}
+
+/** A throw-away Jaeger (tests, benchmarks) on free loopback ports. */
+export async function startJaegerOnFreePorts(
+  binary: string,
+  dir: string,
+): Promise<JaegerOnFreePorts> {
+  const [queryPort, queryGrpcPort, otlpHttpPort, otlpGrpcPort, healthPort] = await Promise.all(
+    Array.from({ length: 5 }, () => freePort()),
+  );
+  const server = await startJaeger({
+    binary,
+    dir,
+    queryPort: queryPort as number,
+    queryGrpcPort: queryGrpcPort as number,
+    otlpHttpPort: otlpHttpPort as number,
+    otlpGrpcPort: otlpGrpcPort as number,
+    healthPort: healthPort as number,
+  });
+  return {
+    ...server,
+    queryUrl: `http://127.0.0.1:${queryPort}`,
+    otlpHttpEndpoint: `http://127.0.0.1:${otlpHttpPort}`,
+  };
 }

@@ -1,10 +1,12 @@
 export { type DemoResult, type DemoUrls, runDemo } from './demo.js';
 export {
+  type JaegerOnFreePorts,
   type JaegerOptions,
   type MailpitOptions,
   type PrometheusOptions,
   type StartedServer,
   startJaeger,
+  startJaegerOnFreePorts,
   startMailpit,
   startPrometheus,
 } from './http-servers.js';

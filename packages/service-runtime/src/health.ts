@@ -41,7 +41,7 @@ async function probe(dependency: DependencyCheck, timeoutMs: number): Promise<De
  */
 export function operationalEndpoints(options: OperationalEndpointsOptions): Middleware {
   const timeoutMs = options.checkTimeoutMs ?? 2000;
-  return async (ctx, next) => {
+  return async function operationalEndpoints(ctx, next) {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     switch (ctx.path) {
       case '/healthz':

@@ -168,7 +168,7 @@ export function requestMetrics(registry: Registry): Middleware {
     labelNames: ['method', 'route', 'status_code'] as const,
     buckets: HTTP_DURATION_BUCKETS,
   });
-  return async (ctx, next) => {
+  return async function requestMetrics(ctx, next) {
     const started = performance.now();
     try {
       await next();

@@ -102,7 +102,7 @@ export function toProblem(error: unknown, instance: string): ProblemDetails {
  * `application/problem+json` answers, hides detail on 5xx and logs each server error once.
  */
 export function problemDetails(logger: Logger): Middleware {
-  return async (ctx, next) => {
+  return async function problemDetails(ctx, next) {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {

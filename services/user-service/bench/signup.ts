@@ -17,11 +17,11 @@ import {
   ensureGoTool,
   freePort,
   GO_TOOLS,
+  type JaegerOnFreePorts,
   ManagedProcess,
   NatsServer,
   PostgresServer,
-  type StartedServer,
-  startJaeger,
+  startJaegerOnFreePorts,
   waitUntil,
 } from '@signup-flow/local-stack';
 import pg from 'pg';
@@ -71,22 +71,11 @@ const nats = await NatsServer.start({
   binary: await ensureGoTool(GO_TOOLS.natsServer),
   dir: join(dir, 'nats'),
 });
-let jaeger: StartedServer | undefined;
+let jaeger: JaegerOnFreePorts | undefined;
 let otlpEndpoint = '';
 if (variants.includes('on')) {
-  const [queryPort, grpcPort, otlpHttpPort, otlpGrpcPort, healthPort] = await Promise.all(
-    Array.from({ length: 5 }, () => freePort()),
-  );
-  jaeger = await startJaeger({
-    binary: await ensureGoTool(GO_TOOLS.jaeger),
-    dir,
-    queryPort: queryPort as number,
-    queryGrpcPort: grpcPort as number,
-    otlpHttpPort: otlpHttpPort as number,
-    otlpGrpcPort: otlpGrpcPort as number,
-    healthPort: healthPort as number,
-  });
-  otlpEndpoint = `http://127.0.0.1:${otlpHttpPort}`;
+  jaeger = await startJaegerOnFreePorts(await ensureGoTool(GO_TOOLS.jaeger), dir);
+  otlpEndpoint = jaeger.otlpHttpEndpoint;
 }
 
 let sequence = 0;

@@ -1,11 +1,9 @@
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
 import { createNatsTracing } from '@signup-flow/instrumentation-nats';
-import { freePort, ManagedProcess, waitUntil } from '@signup-flow/local-stack';
+import { waitUntil } from '@signup-flow/local-stack';
 import { ensureStream, type NatsLink, openNatsLink, usersStreamConfig } from '@signup-flow/nats';
 import { createDatabase, migrateToLatest } from '@signup-flow/postgres';
 import {
@@ -16,6 +14,7 @@ import {
 } from '@signup-flow/service-runtime';
 import type { Knex } from 'knex';
 import { createTestDatabase, onTestFileEnd } from '../../../test/support/harness.js';
+import { type ServedService, serve } from '../../../test/support/services.js';
 import { createApp } from '../src/app.js';
 import { MIGRATIONS } from '../src/data/migrations.js';
 import { createPasswordHasher } from '../src/domain/password-hasher.js';
@@ -200,42 +199,10 @@ export function signUpRequest(baseUrl: string, body: SignupBody): Promise<Respon
   });
 }
 
-const SERVICE_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-/** Loaded first, as `npm run serve:user-service` does, so the process under test is the real one. */
-const TELEMETRY_REGISTER = new URL('../../../packages/telemetry/dist/register.js', import.meta.url)
-  .href;
-
-export interface ServiceProcess {
-  baseUrl: string;
-  process: ManagedProcess;
-}
-
-/** The built user-service as a real process (`npm run serve:user-service` runs the same file). */
-export async function spawnUserService(
+/** The built user-service as a real process, started the way `npm run serve:user-service` does. */
+export function spawnUserService(
   env: Record<string, string>,
   logDir: string,
-): Promise<ServiceProcess> {
-  const port = await freePort();
-  const process_ = new ManagedProcess({
-    name: 'user-service',
-    command: process.execPath,
-    args: ['--enable-source-maps', '--import', TELEMETRY_REGISTER, SERVICE_MAIN],
-    env: {
-      ...process.env,
-      PORT: String(port),
-      LOG_LEVEL: 'info',
-      JWT_SECRET: TEST_JWT_SECRET,
-      // Tests that look at traces turn it on, with an exporter endpoint.
-      OTEL_SDK_DISABLED: 'true',
-      ...env,
-    },
-    logFile: join(logDir, `user-service-${port}.log`),
-  });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  await waitUntil(`user-service on ${port} (log: ${process_.logFile})`, async () => {
-    if (!process_.running) throw new Error(`user-service exited; see ${process_.logFile}`);
-    return (await fetch(`${baseUrl}/readyz`)).ok;
-  });
-  onTestFileEnd(() => process_.stop());
-  return { baseUrl, process: process_ };
+): Promise<ServedService> {
+  return serve('user-service', { JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info', ...env }, logDir);
 }
