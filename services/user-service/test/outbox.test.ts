@@ -1,7 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NatsServer } from '@signup-flow/local-stack';
+import { freePort, type NatsServer } from '@signup-flow/local-stack';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer } from '../../../test/support/harness.js';
 import {
@@ -219,6 +219,28 @@ describe('user-service process', () => {
     await waitForStreamCount(nats.url, statuses.length);
     const messages = await readUsersStream(nats.url);
     expect(messages).toHaveLength(statuses.length);
+  });
+
+  it('when NATS is unreachable from the start, then it is ready, reports NATS down and signs users up', async () => {
+    const database = await migratedDatabase();
+    const logDir = await mkdtemp(join(tmpdir(), 'user-service-no-nats-'));
+    const service = await spawnUserService(
+      { DATABASE_URL: database.url, NATS_URL: `nats://127.0.0.1:${await freePort()}` },
+      logDir,
+    );
+    const ready = await fetch(`${service.baseUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({
+      status: 'ready',
+      dependencies: { postgres: 'up', nats: 'down' },
+    });
+    const response = await signUpRequest(service.baseUrl, {
+      email: 'offline-start@example.com',
+      password: PASSWORD,
+      name: 'Offline',
+    });
+    expect(response.status).toBe(201);
+    expect(await unpublishedCount(database)).toBe(1);
   });
 
   it('when its configuration is invalid, then it exits 1 with one readable line', async () => {

@@ -15,7 +15,8 @@ cd "$(dirname "$0")/../../.."
 
 BASE_IMAGE=docker.io/library/node:24-bookworm-slim
 NPM_VERSION=11.19.1
-STATE_DIR=.tools/podman
+# Where test/k8s/images.test.ts looks (toolsDir() of packages/local-stack).
+STATE_DIR=$(realpath -m "${SIGNUP_FLOW_TOOLS_DIR:-.tools}")/podman
 say() { printf '[podman setup] %s\n' "$*"; }
 
 missing=()
@@ -38,7 +39,7 @@ default_ulimits = ["nofile=${hard_nofile}:${hard_nofile}", "nproc=32768:32768"]
 runtime = "runc"
 CONF
 printf 'cafile=/etc/ssl/certs/ca-certificates.crt\n' >"$STATE_DIR/npmrc"
-export CONTAINERS_CONF="$PWD/$STATE_DIR/containers.conf"
+export CONTAINERS_CONF="$STATE_DIR/containers.conf"
 
 if podman image exists "$BASE_IMAGE"; then
   say "stand-in $BASE_IMAGE already built"
