@@ -26,7 +26,11 @@ export const configSchema = z
     DATABASE_URL: env.postgresUrl(),
     SMTP_URL: z
       .string()
-      .regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL')
+      .refine(
+        (value) => URL.canParse(value) && /^smtps?:$/.test(new URL(value).protocol),
+        // Never echo the value: it may carry the SMTP password.
+        'must be an smtp:// or smtps:// URL',
+      )
       .optional(),
     MAIL_FROM: z.string().min(3).optional(),
     LOG_LEVEL: env.logLevel(),

@@ -6,6 +6,7 @@ import { natsSettingsFromEnv } from '@signup-flow/nats';
 import { ConfigError, createLogger, exitOnSignal, loadConfig } from '@signup-flow/service-runtime';
 import { shutdownTelemetry } from '@signup-flow/telemetry';
 import { type Config, configSchema, settingsFromConfig } from './config.js';
+import { safeOneLine } from './privacy.js';
 import { SERVICE_NAME, startMessagingService } from './service.js';
 
 let config: Config;
@@ -25,7 +26,15 @@ for (const variable of settings.defaulted) {
   );
 }
 
-const service = await startMessagingService(settings, natsSettingsFromEnv(config), logger);
+let service: Awaited<ReturnType<typeof startMessagingService>>;
+try {
+  service = await startMessagingService(settings, natsSettingsFromEnv(config), logger);
+} catch (error) {
+  // One line, never a stack trace: driver errors can quote URLs with credentials in them.
+  const reason = error instanceof Error ? error.message : String(error);
+  console.error(`${SERVICE_NAME}: failed to start: ${safeOneLine(reason)}`);
+  process.exit(1);
+}
 service.consuming.catch((error: unknown) => {
   if (error instanceof Error && error.name === 'AbortError') return;
   logger.fatal({ err: error }, 'cannot set up the JetStream consumer');

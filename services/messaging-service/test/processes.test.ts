@@ -43,6 +43,38 @@ describe('the messaging-service as a process', () => {
     );
   });
 
+  it('when SMTP_URL is malformed, then the one-line error does not repeat it (it may hold a password)', async () => {
+    const failure = await run(process.execPath, [MAIN_JS], {
+      env: {
+        ...process.env,
+        DATABASE_URL: 'postgres://127.0.0.1:1/none',
+        SMTP_URL: 'smtp://mailuser:s3cretpw@host:25x',
+      },
+    }).catch((error: { code: number; stderr: string }) => error);
+
+    expect(failure).toMatchObject({ code: 2 });
+    const stderr = (failure as { stderr: string }).stderr.trim();
+    expect(stderr.split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/^messaging-service: invalid configuration: SMTP_URL: /);
+    expect(stderr).not.toContain('s3cretpw');
+  });
+
+  it('when it cannot start (an unreadable NATS credentials file), then it exits 1 with one line', async () => {
+    const failure = await run(process.execPath, [MAIN_JS], {
+      env: {
+        ...process.env,
+        DATABASE_URL: stack.databaseUrl,
+        NATS_URL: stack.nats.url,
+        NATS_CREDS: '/nonexistent/user.creds',
+      },
+    }).catch((error: { code: number; stderr: string }) => error);
+
+    expect(failure).toMatchObject({ code: 1 });
+    const lines = (failure as { stderr: string }).stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^messaging-service: failed to start: .*ENOENT/);
+  });
+
   it('when killed with SIGKILL in the middle of a send and restarted, then the email is delivered once', async () => {
     const env = { SMTP_TIMEOUT_MS: '4000' };
     const first = await startProcess(stack, env);

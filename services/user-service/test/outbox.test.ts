@@ -1,9 +1,11 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort, type NatsServer } from '@signup-flow/local-stack';
+import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startNatsServer } from '../../../test/support/harness.js';
+import { createTestDatabase, startNatsServer } from '../../../test/support/harness.js';
 import {
   createUsersStream,
   type InProcessService,
@@ -241,6 +243,41 @@ describe('user-service process', () => {
     });
     expect(response.status).toBe(201);
     expect(await unpublishedCount(database)).toBe(1);
+  });
+
+  it('when DB_MIGRATE=false, then it leaves the schema alone, and the migrate command applies it by itself', async () => {
+    const url = await createTestDatabase('no_migrate');
+    const logDir = await mkdtemp(join(tmpdir(), 'user-service-no-migrate-'));
+    const tables = async () => {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query<{ name: string }>(
+        "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+      );
+      await client.end();
+      return rows.map((row) => row.name);
+    };
+    const service = await spawnUserService(
+      { DATABASE_URL: url, DB_MIGRATE: 'false', NATS_URL: `nats://127.0.0.1:${await freePort()}` },
+      logDir,
+    );
+    expect(await tables()).toEqual([]);
+    await service.process.stop();
+
+    const { execFile } = await import('node:child_process');
+    const migrate = fileURLToPath(new URL('../dist/migrate.js', import.meta.url));
+    const run = () =>
+      new Promise<string>((resolve, reject) =>
+        execFile(
+          process.execPath,
+          [migrate],
+          { env: { ...process.env, DATABASE_URL: url } },
+          (error, stdout) => (error ? reject(error) : resolve(stdout.trim())),
+        ),
+      );
+    expect(await run()).toBe('applied: 001-users-and-outbox');
+    expect(await tables()).toEqual(expect.arrayContaining(['knex_migrations', 'outbox', 'users']));
+    expect(await run()).toBe('already up to date');
   });
 
   it('when its configuration is invalid, then it exits 1 with one readable line', async () => {

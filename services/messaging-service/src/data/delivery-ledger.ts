@@ -142,11 +142,15 @@ export class DeliveryLedger {
           SET status = :status, claimed_until = NULL,
               first_failed_at = coalesce(first_failed_at, now()), last_failed_at = now(),
               last_error = :error, updated_at = now()
-        WHERE event_id = :eventId
+        WHERE event_id = :eventId AND status <> :sent
         RETURNING *`,
-      { eventId, status, error },
+      { eventId, status, error, sent: DELIVERY_STATUSES.sent },
     );
-    const row = updated.rows[0];
+    // `sent` is final: a late failure report (an expired claim, a racing watcher) must not reopen
+    // a delivered email to a second send.
+    const row =
+      updated.rows[0] ??
+      (await this.#db<DeliveryRow>('deliveries').where({ event_id: eventId }).first());
     if (!row) throw new Error(`no delivery recorded for event ${eventId}`);
     return toDelivery(row);
   }

@@ -136,7 +136,9 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
       );
     },
     close() {
-      transport.close();
+      // Without `force`, nodemailer closes idle pooled connections only: a send still talking to
+      // the server would outlive shutdown (and the database its result must be recorded in).
+      (transport as unknown as { close(options: { force: boolean }): void }).close({ force: true });
     },
   };
 }

@@ -1,7 +1,7 @@
 import { METRIC_PREFIX } from '@signup-flow/service-runtime';
 import type { Knex } from 'knex';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { readBacklog } from '../data/outbox-repository.js';
+import { type OutboxBacklog, readBacklog } from '../data/outbox-repository.js';
 
 export interface OutboxMetrics {
   published: Counter;
@@ -11,12 +11,15 @@ export interface OutboxMetrics {
 
 /** Outbox metrics; the backlog gauges are read from the database at scrape time. */
 export function createOutboxMetrics(registry: Registry, db: Knex): OutboxMetrics {
-  let backlog: ReturnType<typeof readBacklog> | undefined;
+  let backlog: Promise<OutboxBacklog | undefined> | undefined;
   // Both gauges are collected in one scrape: share one query between them.
+  // While PostgreSQL is down the gauges keep their last value: /metrics must still answer.
   const readOnce = () => {
-    backlog ??= readBacklog(db).finally(() => {
-      backlog = undefined;
-    });
+    backlog ??= readBacklog(db)
+      .catch(() => undefined)
+      .finally(() => {
+        backlog = undefined;
+      });
     return backlog;
   };
   new Gauge({
@@ -24,7 +27,8 @@ export function createOutboxMetrics(registry: Registry, db: Knex): OutboxMetrics
     help: 'Events written to the outbox and not yet acknowledged by JetStream.',
     registers: [registry],
     async collect() {
-      this.set((await readOnce()).pending);
+      const current = await readOnce();
+      if (current) this.set(current.pending);
     },
   });
   new Gauge({
@@ -32,7 +36,8 @@ export function createOutboxMetrics(registry: Registry, db: Knex): OutboxMetrics
     help: 'Age of the oldest event not yet acknowledged by JetStream (0 when none).',
     registers: [registry],
     async collect() {
-      this.set((await readOnce()).oldestPendingAgeSeconds);
+      const current = await readOnce();
+      if (current) this.set(current.oldestPendingAgeSeconds);
     },
   });
   return {
