@@ -1,12 +1,10 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { STREAMS } from '@signup-flow/events';
 import { waitUntil } from '@signup-flow/local-stack';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, onTestFileEnd, startNatsServer } from './support/harness.js';
+import { waitForConsumersSettled } from './support/jetstream.js';
 import { serve } from './support/services.js';
 import { SmtpSink } from './support/smtp-sink.js';
 
@@ -53,20 +51,8 @@ describe('signup to welcome email, both services as processes', () => {
     });
     expect(response.status).toBe(201);
     await waitUntil('the welcome email', async () => sink.received.length > 0);
-    // Wait until the consumer has settled everything, so a second email would have been sent by now.
-    const connection = await connect({ servers: natsUrl });
-    try {
-      const jsm = await jetstreamManager(connection);
-      await waitUntil('the consumer to settle the event', async () => {
-        const consumers = await jsm.consumers.list(STREAMS.users).next();
-        return (
-          consumers.length > 0 &&
-          consumers.every((c) => c.num_pending === 0 && c.num_ack_pending === 0)
-        );
-      });
-    } finally {
-      await connection.close();
-    }
+    // Once the consumer has settled everything, a second email would have been sent by now.
+    await waitForConsumersSettled(natsUrl);
 
     expect(sink.received).toHaveLength(1);
     const [email] = sink.received;

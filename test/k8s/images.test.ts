@@ -2,13 +2,11 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { STREAMS } from '@signup-flow/events';
 import { freePort, toolsDir, waitUntil } from '@signup-flow/local-stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createTestDatabase, onTestFileEnd, startNatsServer } from '../support/harness.js';
+import { waitForConsumersSettled } from '../support/jetstream.js';
 import { SmtpSink } from '../support/smtp-sink.js';
 import { REPO_ROOT } from './support/charts.js';
 import { locateProgram, requireTool } from './support/tools.js';
@@ -236,19 +234,8 @@ describe.runIf(canRun)('the service images (podman, stand-in base image)', () =>
       async () => sink.received.length > 0,
       60_000,
     );
-    const connection = await connect({ servers: nats.url });
-    try {
-      const jsm = await jetstreamManager(connection);
-      await waitUntil('the consumer to settle the event', async () => {
-        const consumers = await jsm.consumers.list(STREAMS.users).next();
-        return (
-          consumers.length > 0 &&
-          consumers.every((c) => c.num_pending === 0 && c.num_ack_pending === 0)
-        );
-      });
-    } finally {
-      await connection.close();
-    }
+    // Once the consumer has settled everything, a second email would have been sent by now.
+    await waitForConsumersSettled(nats.url);
     expect(sink.received).toHaveLength(1);
     expect(sink.received[0]?.to.map((a) => a.toLowerCase())).toEqual(['grace@example.test']);
     expect(sink.received[0]?.text).toContain('Grace Hopper');
