@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 /** Asks the kernel for a free loopback port. */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -16,7 +16,6 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 
 /** True when something accepts TCP connections on the port. */
 export async function isPortOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
-  const { connect } = await import('node:net');
   return new Promise((resolve) => {
     const socket = connect({ port, host });
     socket.once('connect', () => {

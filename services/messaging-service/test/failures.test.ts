@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { EVENT_TYPES, encodeEvent, HEADERS } from '@signup-flow/events';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
 import { DLQ_HEADERS, DLQ_REASONS } from '../src/messaging/dead-letters.js';
 import {
+  DLQ_CLI,
   deadLetters,
   ledgerEntry,
   newUserCreatedEvent,
@@ -19,7 +19,6 @@ import {
 } from './support.js';
 
 const run = promisify(execFile);
-const DLQ_CLI = fileURLToPath(new URL('../dist/cli/dlq.js', import.meta.url));
 
 describe('failures', () => {
   let stack: Stack;

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { STREAMS } from '@signup-flow/events';
 import { waitUntil } from '@signup-flow/local-stack';
@@ -8,6 +7,7 @@ import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
 import { DLQ_HEADERS, DLQ_REASONS } from '../src/messaging/dead-letters.js';
 import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/provisioning.js';
 import {
+  DLQ_CLI,
   deadLetters,
   ledgerEntry,
   newUserCreatedEvent,
@@ -23,7 +23,6 @@ import {
 } from './support.js';
 
 const run = promisify(execFile);
-const DLQ_CLI = fileURLToPath(new URL('../dist/cli/dlq.js', import.meta.url));
 
 describe('resilience', () => {
   let stack: Stack;

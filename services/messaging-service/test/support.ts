@@ -39,6 +39,8 @@ import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/provisioning.js';
 import { type MessagingService, startMessagingService } from '../src/service.js';
 
 export const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+/** The built DLQ CLI (`npm run dlq`). */
+export const DLQ_CLI = fileURLToPath(new URL('../dist/cli/dlq.js', import.meta.url));
 
 /** Short enough for tests to watch retries happen; the real default is in config.ts. */
 export const TEST_BACKOFF_MS = '1000,2000,2000,2000,2000';
