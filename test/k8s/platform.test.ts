@@ -96,6 +96,18 @@ describe('the platform manifests in k8s/', () => {
     }
   });
 
+  it('when a production PostgreSQL primary fails over, then no acknowledged write is lost: every Cluster replicates synchronously to at least one standby', () => {
+    for (const cluster of manifests('k8s/postgres/clusters.yaml')) {
+      const synchronous = cluster.spec.postgresql?.synchronous;
+      expect(synchronous, `${cluster.metadata.name}: spec.postgresql.synchronous`).toMatchObject({
+        method: expect.stringMatching(/^(any|first)$/),
+        dataDurability: 'required',
+      });
+      expect(synchronous.number).toBeGreaterThanOrEqual(1);
+      expect(synchronous.number).toBeLessThan(cluster.spec.instances);
+    }
+  });
+
   it('when NATS is installed with k8s/nats/values.yaml, then JetStream runs 3 nodes on PVCs with sync_interval always', () => {
     const nats: Any = values('k8s/nats/values.yaml');
     expect(nats.config.cluster).toMatchObject({ enabled: true, replicas: 3 });

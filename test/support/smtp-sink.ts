@@ -1,5 +1,5 @@
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
-import { simpleParser } from 'mailparser';
+import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer, type SMTPServerSession } from 'smtp-server';
 
 /** One email the sink accepted. */
@@ -30,7 +30,12 @@ export type SinkReply =
   | { kind: 'accept' }
   | { kind: 'reject'; code: number; message: string }
   /** No answer until `release` resolves; if the client is gone by then, nothing is delivered. */
-  | { kind: 'stall'; release: Promise<'accept' | 'reject'> };
+  | { kind: 'stall'; release: Promise<'accept' | 'reject'> }
+  /**
+   * Queues the message at once (it is delivered, whatever the client does next) and sends the
+   * `250` only after `afterMs`, as RFC 5321 §4.5.3.2.6 allows a server (up to 10 minutes).
+   */
+  | { kind: 'accept-late'; afterMs: number };
 
 export type SinkBehaviour = (attempt: DeliveryAttempt) => SinkReply;
 
@@ -55,7 +60,9 @@ export class SmtpSink {
   behaviour: SinkBehaviour = ACCEPT;
   readonly #server: SMTPServer;
   readonly #closedSessions = new Set<string>();
+  readonly #sockets = new Set<Socket>();
   #port = 0;
+  #down = false;
 
   private constructor(options: SmtpSinkOptions) {
     const credentials = options.credentials;
@@ -95,7 +102,30 @@ export class SmtpSink {
       sink.#server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
     });
     sink.#port = (sink.#server.server.address() as AddressInfo).port;
+    sink.#server.server.on('connection', (socket: Socket) => {
+      sink.#sockets.add(socket);
+      socket.once('close', () => sink.#sockets.delete(socket));
+    });
     return sink;
+  }
+
+  /** The mail server goes away: connections are reset and new ones refused, until {@link comeBack}. */
+  async goDown(): Promise<void> {
+    if (this.#down) return;
+    this.#down = true;
+    const closed = new Promise<void>((resolve) => this.#server.server.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+
+  /** Listens again on the same port. */
+  async comeBack(): Promise<void> {
+    if (!this.#down) return;
+    await new Promise<void>((resolve, reject) => {
+      this.#server.server.once('error', reject);
+      this.#server.server.listen(this.#port, '127.0.0.1', () => resolve());
+    });
+    this.#down = false;
   }
 
   get port(): number {
@@ -117,6 +147,8 @@ export class SmtpSink {
   }
 
   async stop(): Promise<void> {
+    if (this.#down) return;
+    for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
@@ -140,6 +172,12 @@ export class SmtpSink {
     };
     this.attempts.push(attempt);
     let reply = this.behaviour(attempt);
+    if (reply.kind === 'accept-late') {
+      this.#deliver(parsed, session.secure);
+      const { afterMs } = reply;
+      setTimeout(() => callback(), afterMs);
+      return;
+    }
     if (reply.kind === 'stall') {
       const decision = await reply.release;
       if (this.#closedSessions.has(session.id)) return;
@@ -152,6 +190,11 @@ export class SmtpSink {
       callback(Object.assign(new Error(reply.message), { responseCode: reply.code }));
       return;
     }
+    this.#deliver(parsed, session.secure);
+    callback();
+  }
+
+  #deliver(parsed: ParsedMail, secure: boolean): void {
     const addresses = (value: typeof parsed.to) =>
       (Array.isArray(value) ? value : value ? [value] : []).flatMap((group) =>
         group.value.map((entry) => entry.address ?? ''),
@@ -167,9 +210,8 @@ export class SmtpSink {
       text: parsed.text ?? '',
       html: typeof parsed.html === 'string' ? parsed.html : '',
       receivedAt: new Date(),
-      secure: session.secure,
+      secure,
     });
-    callback();
   }
 }
 

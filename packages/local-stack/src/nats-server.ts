@@ -13,6 +13,16 @@ export interface NatsServerOptions {
   /** Monitoring (HTTP) port; a free one by default. */
   monitorPort?: number;
   host?: string;
+  /** Joins a JetStream cluster: this node's name and route port, and every node's route port. */
+  cluster?: NatsClusterOptions;
+}
+
+export interface NatsClusterOptions {
+  name: string;
+  serverName: string;
+  routePort: number;
+  /** Route ports of all nodes (this one's included: nats-server ignores a route to itself). */
+  routePorts: number[];
 }
 
 /**
@@ -60,6 +70,7 @@ export class NatsServer {
     const { dir } = this.#options;
     await mkdir(join(dir, 'jetstream'), { recursive: true });
     const configFile = join(dir, 'nats-server.conf');
+    const cluster = this.#options.cluster;
     // sync_interval: always makes every acknowledged write durable (Jepsen 2025, NATS 2.12).
     await writeFile(
       configFile,
@@ -67,10 +78,20 @@ export class NatsServer {
         `host: ${JSON.stringify(this.host)}`,
         `port: ${this.port}`,
         `http: ${JSON.stringify(`${this.host}:${this.monitorPort}`)}`,
+        ...(cluster ? [`server_name: ${JSON.stringify(cluster.serverName)}`] : []),
         'jetstream {',
         `  store_dir: ${JSON.stringify(join(dir, 'jetstream'))}`,
         '  sync_interval: always',
         '}',
+        ...(cluster
+          ? [
+              'cluster {',
+              `  name: ${JSON.stringify(cluster.name)}`,
+              `  listen: ${JSON.stringify(`${this.host}:${cluster.routePort}`)}`,
+              `  routes: [${cluster.routePorts.map((port) => JSON.stringify(`nats-route://${this.host}:${port}`)).join(', ')}]`,
+              '}',
+            ]
+          : []),
         '',
       ].join('\n'),
     );
@@ -83,6 +104,7 @@ export class NatsServer {
     this.#process = process;
     await waitUntil(`nats-server on port ${this.port} (log: ${process.logFile})`, async () => {
       if (!process.running) throw new Error(`nats-server exited; see ${process.logFile}`);
+      // Only that JetStream runs: a cluster's first node has no meta leader until others join.
       const response = await fetch(`${this.monitorUrl}/healthz?js-enabled-only=true`);
       return response.ok;
     });

@@ -172,4 +172,9 @@ export class PostgresServer {
   async stop(): Promise<void> {
     await this.#process?.stop();
   }
+
+  /** Kills the postmaster with SIGKILL: the next `start()` runs crash recovery. */
+  async kill(): Promise<void> {
+    await this.#process?.kill();
+  }
 }

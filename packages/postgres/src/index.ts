@@ -1,3 +1,13 @@
-export { createDatabase, type DatabaseOptions, isReachable } from './database.js';
+export {
+  createDatabase,
+  DATABASE_LIMITS,
+  type DatabaseOptions,
+  isReachable,
+} from './database.js';
 export { runMigrateCommand } from './migrate-command.js';
-export { type Migration, type MigrationList, migrateToLatest } from './migrations.js';
+export {
+  type Migration,
+  type MigrationList,
+  migrateDatabase,
+  migrateToLatest,
+} from './migrations.js';

@@ -1,7 +1,6 @@
 import { env, loadConfig } from '@signup-flow/service-runtime';
 import { z } from 'zod';
-import { createDatabase } from './database.js';
-import { type MigrationList, migrateToLatest } from './migrations.js';
+import { type MigrationList, migrateDatabase } from './migrations.js';
 
 /**
  * The body of a service's stand-alone `migrate` command (the Helm hook Job runs it): reads
@@ -11,17 +10,8 @@ import { type MigrationList, migrateToLatest } from './migrations.js';
 export async function runMigrateCommand(service: string, migrations: MigrationList): Promise<void> {
   try {
     const config = loadConfig(z.object({ DATABASE_URL: env.postgresUrl() }));
-    const db = createDatabase({
-      url: config.DATABASE_URL,
-      poolMax: 2,
-      applicationName: `${service} migrate`,
-    });
-    try {
-      const applied = await migrateToLatest(db, migrations);
-      console.log(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date');
-    } finally {
-      await db.destroy();
-    }
+    const applied = await migrateDatabase(config.DATABASE_URL, service, migrations);
+    console.log(applied.length ? `applied: ${applied.join(', ')}` : 'already up to date');
   } catch (error) {
     process.stderr.write(`${service} migrate: ${error instanceof Error ? error.message : error}\n`);
     process.exitCode = 1;

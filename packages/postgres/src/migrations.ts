@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { createDatabase } from './database.js';
 
 export interface Migration {
   up(knex: Knex): Promise<void>;
@@ -36,4 +37,31 @@ export async function migrateToLatest(db: Knex, migrations: MigrationList): Prom
     const [, applied] = (await db.migrate.latest(migratorConfig(migrations))) as [number, string[]];
     return applied;
   });
+}
+
+/** DDL on a large table, or waiting for another replica's migrations, may take minutes. */
+const MIGRATION_TIMEOUT_MS = 15 * 60_000;
+
+/**
+ * Applies pending migrations over a short-lived pool of its own, whose statement and
+ * idle-in-transaction bounds fit migrations (the advisory-lock transaction sits idle while the
+ * migrations run); a service's own pool keeps its tight bounds.
+ */
+export async function migrateDatabase(
+  url: string,
+  applicationName: string,
+  migrations: MigrationList,
+): Promise<string[]> {
+  const db = createDatabase({
+    url,
+    poolMax: 2,
+    applicationName: `${applicationName} migrate`,
+    statementTimeoutMs: MIGRATION_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: MIGRATION_TIMEOUT_MS,
+  });
+  try {
+    return await migrateToLatest(db, migrations);
+  } finally {
+    await db.destroy();
+  }
 }

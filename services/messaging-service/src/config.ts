@@ -1,11 +1,12 @@
 import { natsEnvShape } from '@signup-flow/nats';
 import { env } from '@signup-flow/service-runtime';
 import { z } from 'zod';
+import { RFC5321_DATA_TERMINATION_TIMEOUT_MS } from './mail/smtp-mailer.js';
 
 export const DEFAULT_SMTP_URL = 'smtp://127.0.0.1:1025';
 export const DEFAULT_MAIL_FROM = 'signup-flow <no-reply@localhost>';
 
-/** Milliseconds between delivery attempts; its length is also the consumer's MaxDeliver. */
+/** Waits after each failed attempt, in milliseconds; its length is the attempt budget. */
 const backoffSchedule = z
   .string()
   .default('1000,5000,30000,120000,600000')
@@ -40,6 +41,10 @@ export const configSchema = z
     CONSUMER_MAX_ACK_PENDING: z.coerce.number().int().positive().optional(),
     RETRY_BACKOFF_MS: backoffSchedule,
     SMTP_TIMEOUT_MS: env.positiveInt(30_000),
+    SMTP_REPLY_TIMEOUT_MS: env.positiveInt(RFC5321_DATA_TERMINATION_TIMEOUT_MS),
+    CLAIM_LEASE_MS: env.positiveInt(30_000),
+    CONSUMER_ACK_WAIT_MS: env.positiveInt(30_000),
+    MESSAGE_DEADLINE_MS: z.coerce.number().int().positive().optional(),
     SMTP_POOL_SIZE: z.coerce.number().int().positive().optional(),
     MAX_EVENT_BYTES: env.positiveInt(64 * 1024),
     DLQ_REPLICAS: env.positiveInt(1),
@@ -62,8 +67,17 @@ export interface Settings {
   sendConcurrency: number;
   /** Shared by all replicas: room for this many in-flight messages in the whole deployment. */
   maxAckPending: number;
+  /** Its length is the attempt budget; entry n is the wait after the n-th failed attempt. */
   retryBackoffMs: number[];
-  smtpTimeoutMs: number;
+  /** Connecting to the SMTP server, and its greeting, each within this. */
+  smtpConnectTimeoutMs: number;
+  /** Any one SMTP reply, the end of DATA's included, within this. */
+  smtpReplyTimeoutMs: number;
+  /** A delivery claim's lease, renewed while its send runs. */
+  claimLeaseMs: number;
+  ackWaitMs: number;
+  /** The longest a message may be processed, its whole send included. */
+  messageDeadlineMs: number;
   smtpPoolSize: number;
   maxEventBytes: number;
   dlqReplicas: number;
@@ -92,7 +106,14 @@ export function settingsFromConfig(config: Config): Settings {
     // Four replicas' worth by default: every replica writes the same consumer config.
     maxAckPending: config.CONSUMER_MAX_ACK_PENDING ?? config.SEND_CONCURRENCY * 4,
     retryBackoffMs: config.RETRY_BACKOFF_MS,
-    smtpTimeoutMs: config.SMTP_TIMEOUT_MS,
+    smtpConnectTimeoutMs: config.SMTP_TIMEOUT_MS,
+    smtpReplyTimeoutMs: config.SMTP_REPLY_TIMEOUT_MS,
+    claimLeaseMs: config.CLAIM_LEASE_MS,
+    ackWaitMs: config.CONSUMER_ACK_WAIT_MS,
+    // Room for connecting, the greeting and the slowest reply, and a minute for the rest.
+    messageDeadlineMs:
+      config.MESSAGE_DEADLINE_MS ??
+      2 * config.SMTP_TIMEOUT_MS + config.SMTP_REPLY_TIMEOUT_MS + 60_000,
     smtpPoolSize: config.SMTP_POOL_SIZE ?? Math.min(config.SEND_CONCURRENCY, 10),
     maxEventBytes: config.MAX_EVENT_BYTES,
     dlqReplicas: config.DLQ_REPLICAS,

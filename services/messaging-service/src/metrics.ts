@@ -27,6 +27,7 @@ export class MessagingMetrics {
   readonly #redeliveries: Counter;
   readonly #deadLetters: Counter<'reason'>;
   readonly #signupToEmail: Histogram;
+  readonly #dependencyUp: Gauge<'dependency'>;
 
   constructor(registry: Registry, readBacklog: () => Promise<ConsumerBacklog | undefined>) {
     this.#consumed = new Counter({
@@ -60,6 +61,12 @@ export class MessagingMetrics {
       name: `${METRIC_PREFIX}signup_to_email_latency_seconds`,
       help: 'From the UserCreated event time to the SMTP server accepting the welcome email.',
       buckets: LATENCY_BUCKETS,
+    });
+    this.#dependencyUp = new Gauge({
+      name: `${METRIC_PREFIX}dependency_up`,
+      help: 'Whether a dependency every message needs answers (1) or the consumer is paused waiting for it (0).',
+      labelNames: ['dependency'] as const,
+      registers: [registry],
     });
     // One pair of info requests serves all three gauges of a scrape.
     let backlog: Promise<ConsumerBacklog | undefined> | undefined;
@@ -101,6 +108,15 @@ export class MessagingMetrics {
   recordSettled(settlement: Settlement, durationSeconds: number): void {
     this.#consumed.inc({ outcome: settlement.outcome });
     this.#processing.observe({ outcome: settlement.outcome }, durationSeconds);
+  }
+
+  /** Starts every dependency's series at 1 (up), so an alert sees the first outage. */
+  trackDependencies(names: string[]): void {
+    for (const dependency of names) this.#dependencyUp.set({ dependency }, 1);
+  }
+
+  recordDependency(dependency: string, up: boolean): void {
+    this.#dependencyUp.set({ dependency }, up ? 1 : 0);
   }
 
   recordRedelivery(): void {

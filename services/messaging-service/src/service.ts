@@ -1,9 +1,8 @@
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { Subscription } from '@nats-io/nats-core';
 import { STREAMS } from '@signup-flow/events';
 import { createNatsTracing } from '@signup-flow/instrumentation-nats';
 import { type NatsSettings, openNatsLink } from '@signup-flow/nats';
-import { createDatabase, isReachable, migrateToLatest } from '@signup-flow/postgres';
+import { createDatabase, isReachable, migrateDatabase } from '@signup-flow/postgres';
 import {
   createMetricsRegistry,
   createServiceApp,
@@ -17,10 +16,13 @@ import { MIGRATIONS } from './data/migrations.js';
 import { createSmtpMailer } from './mail/smtp-mailer.js';
 import { ConsumeLoop } from './messaging/consume-loop.js';
 import { DeadLetterPublisher } from './messaging/dead-letters.js';
-import { watchMaxDeliveries } from './messaging/max-deliveries-watch.js';
+import { DependencyGate } from './messaging/dependency-gate.js';
 import {
+  isNoStream,
+  type ProvisionOptions,
   provisionMessaging,
   WELCOME_EMAIL_CONSUMER,
+  WelcomeEmailConsumerBinding,
   waitForWelcomeEmailConsumer,
 } from './messaging/provisioning.js';
 import { createUserCreatedHandler } from './messaging/user-created-handler.js';
@@ -45,22 +47,23 @@ export async function startMessagingService(
   nats: NatsSettings,
   logger: Logger,
 ): Promise<MessagingService> {
+  if (settings.migrateOnStart) {
+    const applied = await migrateDatabase(settings.databaseUrl, SERVICE_NAME, MIGRATIONS);
+    logger.info({ applied }, applied.length ? 'database migrated' : 'database schema up to date');
+  }
   const db = createDatabase({
     url: settings.databaseUrl,
     poolMax: settings.sendConcurrency + 2,
     applicationName: SERVICE_NAME,
   });
-  if (settings.migrateOnStart) {
-    const applied = await migrateToLatest(db, MIGRATIONS);
-    logger.info({ applied }, applied.length ? 'database migrated' : 'database schema up to date');
-  }
 
   const registry = createMetricsRegistry();
   const link = await openNatsLink({ settings: nats, name: SERVICE_NAME, logger });
   const mailer = createSmtpMailer({
     url: settings.smtpUrl,
     from: settings.mailFrom,
-    timeoutMs: settings.smtpTimeoutMs,
+    connectTimeoutMs: settings.smtpConnectTimeoutMs,
+    replyTimeoutMs: settings.smtpReplyTimeoutMs,
     poolSize: settings.smtpPoolSize,
   });
 
@@ -69,6 +72,7 @@ export async function startMessagingService(
 
   // Set once the consumer is pulling: readiness reports it, and scrapes before it report no backlog.
   let manager: JetStreamManager | undefined;
+  let binding: WelcomeEmailConsumerBinding | undefined;
   const metrics = new MessagingMetrics(registry, async () => {
     if (!manager || !link.isConnected()) return undefined;
     const [consumer, deadLetters] = await Promise.all([
@@ -82,6 +86,19 @@ export async function startMessagingService(
     };
   });
 
+  const gate = (name: string, probe: () => Promise<unknown>) =>
+    new DependencyGate({
+      name,
+      probe,
+      logger,
+      onChange: (up) => metrics.recordDependency(name, up),
+    });
+  const gates = {
+    smtp: gate('smtp', () => mailer.probe()),
+    postgres: gate('postgres', () => isReachable(db)),
+  };
+  metrics.trackDependencies(Object.keys(gates));
+
   const app = createServiceApp({
     logger,
     registry,
@@ -89,73 +106,78 @@ export async function startMessagingService(
     dependencies: [
       { name: 'nats', critical: true, check: () => link.isConnected() },
       { name: 'postgres', critical: true, check: () => isReachable(db) },
-      { name: 'consumer', critical: false, check: () => manager !== undefined },
+      // Reported, not required: the service waits for the mail server with nothing lost.
+      { name: 'smtp', critical: false, check: () => gates.smtp.isUp },
+      {
+        name: 'consumer',
+        // With provisioning on, a missing consumer is recreated; with it off, someone must act.
+        critical: !settings.provisionNats,
+        check: () => binding !== undefined && binding.missing === undefined,
+      },
     ],
   });
   const http = await startHttpServer(app, settings.port);
   logger.info({ port: http.port }, 'messaging-service listening');
 
-  // A claim must outlive the slowest send: connect, greeting and each reply get the SMTP timeout.
-  const claimLeaseMs = settings.smtpTimeoutMs * 4 + 5_000;
   let loop: ConsumeLoop | undefined;
-  let exhaustedWatch: Subscription | undefined;
 
   async function startConsuming(): Promise<void> {
     const connection = await link.connected();
     const jsm = await jetstreamManager(connection);
-    if (settings.provisionNats) {
-      await provisionMessaging({
-        manager: jsm,
-        consumer: {
-          retryBackoffMs: settings.retryBackoffMs,
-          maxAckPending: settings.maxAckPending,
-        },
-        dlq: { replicas: settings.dlqReplicas, maxAgeMs: settings.dlqMaxAgeMs },
-        logger,
-        signal: shutdown.signal,
-      });
+    const provision: ProvisionOptions | undefined = settings.provisionNats
+      ? {
+          manager: jsm,
+          consumer: { ackWaitMs: settings.ackWaitMs, maxAckPending: settings.maxAckPending },
+          dlq: { replicas: settings.dlqReplicas, maxAgeMs: settings.dlqMaxAgeMs },
+          logger,
+          signal: shutdown.signal,
+        }
+      : undefined;
+    if (provision) {
+      await provisionMessaging(provision);
     } else {
       await waitForWelcomeEmailConsumer({ manager: jsm, logger, signal: shutdown.signal });
     }
     shutdown.signal.throwIfAborted();
     const js = jetstream(connection);
-    const ledger = new DeliveryLedger(db);
-    const deadLetters = new DeadLetterPublisher(js, WELCOME_EMAIL_CONSUMER);
-    exhaustedWatch = watchMaxDeliveries({
-      connection,
+    const consumerBinding = new WelcomeEmailConsumerBinding({
+      js,
       manager: jsm,
-      stream: STREAMS.users,
-      consumer: WELCOME_EMAIL_CONSUMER,
-      ledger,
-      deadLetters,
-      metrics,
+      provision,
       logger,
     });
     const tracing = createNatsTracing();
     const handleUserCreated = createUserCreatedHandler({
-      ledger,
+      ledger: new DeliveryLedger(db),
       mailer,
-      claimLeaseMs,
-      deadLetters,
+      claimLeaseMs: settings.claimLeaseMs,
+      deadLetters: new DeadLetterPublisher(js, WELCOME_EMAIL_CONSUMER),
+      gates,
+      onDeadLetterFailure: (error) => {
+        if (isNoStream(error)) void consumerBinding.heal().catch(() => undefined);
+      },
       metrics,
       logger,
       retryBackoffMs: settings.retryBackoffMs,
       maxEventBytes: settings.maxEventBytes,
     });
     loop = new ConsumeLoop({
-      getConsumer: () => js.consumers.get(STREAMS.users, WELCOME_EMAIL_CONSUMER),
-      handle: (message) =>
-        tracing.process(message, (traced) => handleUserCreated(traced), {
+      getConsumer: () => consumerBinding.get(),
+      handle: (message, signal) =>
+        tracing.process(message, (traced) => handleUserCreated(traced, signal), {
           consumerGroupName: WELCOME_EMAIL_CONSUMER,
         }),
+      gates: [gates.postgres, gates.smtp],
       metrics,
       logger,
       concurrency: settings.sendConcurrency,
-      // Well inside the shortest ack wait, which is the first backoff entry.
-      workingEveryMs: Math.max(100, Math.floor(Math.min(...settings.retryBackoffMs) / 3)),
+      // Three keep-alives per ack wait.
+      workingEveryMs: Math.max(100, Math.floor(settings.ackWaitMs / 3)),
+      messageDeadlineMs: settings.messageDeadlineMs,
     });
     loop.start();
     manager = jsm;
+    binding = consumerBinding;
     logger.info(
       { consumer: WELCOME_EMAIL_CONSUMER, concurrency: settings.sendConcurrency },
       'consuming UserCreated events',
@@ -171,12 +193,11 @@ export async function startMessagingService(
       draining = true;
       shutdown.abort();
       await consuming.catch(() => undefined);
+      // Stopped sends release their claims and nak inside the loop's stop.
       await loop?.stop(graceMs);
-      exhaustedWatch?.unsubscribe();
-      // Sends cut short fail fast once the pool closes; give their handlers a moment to release
-      // the ledger claim, so the next replica need not wait for it to run out.
+      gates.smtp.close();
+      gates.postgres.close();
       mailer.close();
-      await loop?.settled(2_000);
       await link.close();
       await http.close(1_000);
       await db.destroy();

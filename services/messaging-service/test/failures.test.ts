@@ -15,6 +15,7 @@ import {
   startInProcess,
   startStack,
   waitForDeadLetters,
+  waitUntilConsumerIdle,
   waitUntilSent,
 } from './support.js';
 
@@ -31,12 +32,12 @@ describe('failures', () => {
   const attemptsFor = (eventId: string) =>
     stack.sink.attempts.filter((attempt) => attempt.messageId === welcomeMessageId(eventId));
 
-  it('when the SMTP server answers 421 twice, then the email is delivered on the third attempt after the backoff', async () => {
+  it("when the recipient's server answers 451 twice, then two attempts are spent and the email is delivered on the third after the backoff", async () => {
     const event = newUserCreatedEvent();
     const messageId = welcomeMessageId(event.id);
     stack.sink.behaviour = (attempt) =>
       attempt.messageId === messageId && attemptsFor(event.id).length <= 2
-        ? { kind: 'reject', code: 421, message: 'try again later' }
+        ? { kind: 'reject', code: 451, message: 'try again later' }
         : { kind: 'accept' };
 
     await publishEvent(stack, event);
@@ -51,7 +52,11 @@ describe('failures', () => {
       .map((attempt, i) => attempt.at.getTime() - (attempts[i]?.at.getTime() ?? 0));
     expect(gaps[0]).toBeGreaterThanOrEqual(1000);
     expect(gaps[1]).toBeGreaterThanOrEqual(2000);
-    expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'sent', attempts: 3 });
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({
+      status: 'sent',
+      attempts: 3,
+      failedAttempts: 2,
+    });
     expect(await deadLetters(stack)).toHaveLength(0);
   });
 
@@ -66,7 +71,11 @@ describe('failures', () => {
     const [letter] = await waitForDeadLetters(stack, 1);
 
     expect(attemptsFor(event.id)).toHaveLength(1);
-    expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      failedAttempts: 1,
+    });
     expect(letter?.subject).toBe('dlq.users.created');
     expect(new TextDecoder().decode(letter?.data)).toBe(
       new TextDecoder().decode(encodeEvent(event)),
@@ -89,7 +98,12 @@ describe('failures', () => {
     expect(stdout).toContain(`replayed DLQ#${letter?.seq} to users.created`);
     await waitUntilSent(stack, [event.id]);
     expect(stack.sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
-    expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'sent', attempts: 2 });
+    // The replay reopened the failed delivery with a fresh budget.
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({
+      status: 'sent',
+      attempts: 2,
+      failedAttempts: 0,
+    });
     expect(await deadLetters(stack)).toHaveLength(0);
   });
 
@@ -119,7 +133,7 @@ describe('failures', () => {
     expect(stack.sink.withMessageId(welcomeMessageId(valid.id))).toHaveLength(1);
   });
 
-  it('when every attempt meets a transient failure, then after MaxDeliver attempts the message is dead-lettered', async () => {
+  it('when every attempt meets a transient refusal, then the budget of RETRY_BACKOFF_MS attempts is spent and the message is dead-lettered', async () => {
     const event = newUserCreatedEvent();
     const lettersBefore = (await deadLetters(stack)).length;
     stack.sink.behaviour = (attempt) =>
@@ -130,7 +144,7 @@ describe('failures', () => {
     await publishEvent(stack, event);
     const letter = (await waitForDeadLetters(stack, lettersBefore + 1))[lettersBefore];
 
-    // RETRY_BACKOFF_MS has five entries in these tests, so five deliveries.
+    // RETRY_BACKOFF_MS has five entries in these tests: a budget of five attempts.
     expect(attemptsFor(event.id)).toHaveLength(5);
     expect(letter?.header.get(DLQ_HEADERS.reason)).toBe(DLQ_REASONS.maxDeliveries);
     expect(letter?.header.get(DLQ_HEADERS.attempts)).toBe('5');
@@ -138,7 +152,17 @@ describe('failures', () => {
     expect(Date.parse(letter?.header.get(DLQ_HEADERS.lastFailure) ?? '')).toBeGreaterThan(
       Date.parse(letter?.header.get(DLQ_HEADERS.firstFailure) ?? ''),
     );
-    expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'failed', attempts: 5 });
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({
+      status: 'failed',
+      attempts: 5,
+      failedAttempts: 5,
+    });
+    // A re-publish of a dead-lettered event neither reopens it (only a replay does) nor adds a
+    // second dead letter.
+    await publishRaw(stack, encodeEvent(event), `${event.id}-again`);
+    await waitUntilConsumerIdle(stack);
+    expect(attemptsFor(event.id)).toHaveLength(5);
+    expect(await deadLetters(stack)).toHaveLength(lettersBefore + 1);
     stack.sink.behaviour = () => ({ kind: 'accept' });
   });
 

@@ -1,7 +1,7 @@
 import { freePort } from '@signup-flow/local-stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SmtpSink, startDroppingServer } from '../../../test/support/smtp-sink.js';
-import { createSmtpMailer, type OutgoingEmail } from '../src/mail/smtp-mailer.js';
+import { createSmtpMailer, type OutgoingEmail, SEND_FAILURES } from '../src/mail/smtp-mailer.js';
 
 const email: OutgoingEmail = {
   to: 'grace@example.test',
@@ -11,11 +11,12 @@ const email: OutgoingEmail = {
   messageId: '<0190a3c4-0000-7000-8000-000000000001@signup-flow>',
 };
 
-const mailerFor = (url: string, timeoutMs = 5_000) =>
+const mailerFor = (url: string, replyTimeoutMs = 5_000) =>
   createSmtpMailer({
     url,
     from: 'signup-flow <no-reply@signup-flow.test>',
-    timeoutMs,
+    connectTimeoutMs: 5_000,
+    replyTimeoutMs,
     poolSize: 2,
   });
 
@@ -39,33 +40,40 @@ describe('SMTP mailer against a real SMTP server', () => {
     }
   });
 
-  it('when the credentials are wrong, then the failure is permanent (535)', async () => {
+  it('when the credentials are wrong (535), then the server counts as unavailable, not the message as refused, and the probe fails', async () => {
     const mailer = mailerFor(`smtp://mailer:wrong@127.0.0.1:${sink.port}`);
     try {
-      expect(await mailer.send(email)).toMatchObject({ ok: false, permanent: true });
+      expect(await mailer.send(email)).toMatchObject({
+        ok: false,
+        failure: SEND_FAILURES.serverUnavailable,
+      });
+      await expect(mailer.probe()).rejects.toThrow();
     } finally {
       mailer.close();
     }
   });
 
-  it('when the server answers 4xx, then the failure is transient; 5xx, permanent; neither names the recipient', async () => {
+  it('when the server answers 451, then the message failed transiently; 554, permanently; 421, the server is unavailable; none names the recipient', async () => {
     const mailer = mailerFor(`smtp://mailer:s3cret@127.0.0.1:${sink.port}`);
     try {
       sink.behaviour = () => ({ kind: 'reject', code: 451, message: `busy for <${email.to}>` });
       const transient = await mailer.send(email);
       sink.behaviour = () => ({ kind: 'reject', code: 554, message: `no such user <${email.to}>` });
       const permanent = await mailer.send(email);
+      sink.behaviour = () => ({ kind: 'reject', code: 421, message: 'shutting down' });
+      const unavailable = await mailer.send(email);
 
-      expect(transient).toMatchObject({ ok: false, permanent: false });
-      expect(permanent).toMatchObject({ ok: false, permanent: true });
-      expect(JSON.stringify([transient, permanent])).not.toContain(email.to);
+      expect(transient).toMatchObject({ ok: false, failure: SEND_FAILURES.messageTransient });
+      expect(permanent).toMatchObject({ ok: false, failure: SEND_FAILURES.permanent });
+      expect(unavailable).toMatchObject({ ok: false, failure: SEND_FAILURES.serverUnavailable });
+      expect(JSON.stringify([transient, permanent, unavailable])).not.toContain(email.to);
     } finally {
       sink.behaviour = () => ({ kind: 'accept' });
       mailer.close();
     }
   });
 
-  it('when the server does not answer within the timeout, then the failure is transient', async () => {
+  it('when the server does not answer the end of DATA within the reply timeout, then the message failed transiently', async () => {
     const mailer = mailerFor(`smtp://mailer:s3cret@127.0.0.1:${sink.port}`, 500);
     let release: (decision: 'accept' | 'reject') => void = () => undefined;
     sink.behaviour = () => ({
@@ -73,7 +81,10 @@ describe('SMTP mailer against a real SMTP server', () => {
       release: new Promise((resolve) => (release = resolve)),
     });
     try {
-      expect(await mailer.send(email)).toMatchObject({ ok: false, permanent: false });
+      expect(await mailer.send(email)).toMatchObject({
+        ok: false,
+        failure: SEND_FAILURES.messageTransient,
+      });
     } finally {
       release('reject');
       sink.behaviour = () => ({ kind: 'accept' });
@@ -81,13 +92,18 @@ describe('SMTP mailer against a real SMTP server', () => {
     }
   });
 
-  it('when nothing listens or the server drops the connection, then the failure is transient', async () => {
+  it('when nothing listens or the server drops the connection, then the server is unavailable and the probe fails', async () => {
     const dropping = await startDroppingServer();
     const refused = mailerFor(`smtp://127.0.0.1:${await freePort()}`);
     const dropped = mailerFor(dropping.url);
     try {
-      expect(await refused.send(email)).toMatchObject({ ok: false, permanent: false });
-      expect(await dropped.send(email)).toMatchObject({ ok: false, permanent: false });
+      for (const mailer of [refused, dropped]) {
+        expect(await mailer.send(email)).toMatchObject({
+          ok: false,
+          failure: SEND_FAILURES.serverUnavailable,
+        });
+        await expect(mailer.probe()).rejects.toThrow();
+      }
     } finally {
       refused.close();
       dropped.close();

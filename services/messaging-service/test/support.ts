@@ -114,6 +114,9 @@ export function serviceEnv(
     LOG_LEVEL: 'debug',
     RETRY_BACKOFF_MS: TEST_BACKOFF_MS,
     SMTP_TIMEOUT_MS: '2000',
+    // Short enough that a crashed holder's claim runs out within a test; renewed every third.
+    CLAIM_LEASE_MS: '5000',
+    CONSUMER_ACK_WAIT_MS: '3000',
     SHUTDOWN_TIMEOUT_MS: '10000',
     ...overrides,
   };
@@ -125,13 +128,14 @@ let instances = 0;
 export async function startInProcess(
   stack: Stack,
   overrides: Record<string, string> = {},
-): Promise<MessagingService> {
+): Promise<MessagingService & { logFile: string }> {
   const env = serviceEnv(stack, overrides);
   const settings = settingsFromConfig(loadConfig(configSchema, env));
+  const logFile = join(stack.logDir, `in-process-${++instances}.log`);
   const logger = createLogger({
     service: 'messaging-service',
     level: 'debug',
-    destination: createWriteStream(join(stack.logDir, `in-process-${++instances}.log`)),
+    destination: createWriteStream(logFile),
   });
   const service = await startMessagingService(settings, { servers: [stack.natsUrl] }, logger);
   await service.consuming;
@@ -142,6 +146,7 @@ export async function startInProcess(
   const stop = service.stop.bind(service);
   return {
     ...service,
+    logFile,
     async stop(graceMs) {
       stopped = true;
       await stop(graceMs);

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { createNatsTracing } from '@signup-flow/instrumentation-nats';
 import { natsSettingsFromEnv, openNatsLink } from '@signup-flow/nats';
-import { createDatabase, isReachable, migrateToLatest } from '@signup-flow/postgres';
+import { createDatabase, isReachable, migrateDatabase } from '@signup-flow/postgres';
 import {
   ConfigError,
   createLogger,
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     applicationName: SERVICE,
   });
   if (config.DB_MIGRATE) {
-    const applied = await migrateToLatest(db, MIGRATIONS);
+    const applied = await migrateDatabase(config.DATABASE_URL, SERVICE, MIGRATIONS);
     logger.info({ applied }, 'database migrations applied');
   }
 
@@ -50,7 +50,10 @@ async function main(): Promise<void> {
     logger,
   });
   const provisioning = new AbortController();
-  if (config.NATS_PROVISION) {
+  let provisioningRuns = false;
+  const provisionStream = () => {
+    if (provisioningRuns) return;
+    provisioningRuns = true;
     void provisionUsersStream(
       nats,
       {
@@ -60,8 +63,11 @@ async function main(): Promise<void> {
       },
       logger,
       provisioning.signal,
-    );
-  }
+    ).finally(() => {
+      provisioningRuns = false;
+    });
+  };
+  if (config.NATS_PROVISION) provisionStream();
 
   const relay = new OutboxRelay({
     db,
@@ -75,6 +81,16 @@ async function main(): Promise<void> {
     publishTimeoutMs: config.OUTBOX_PUBLISH_TIMEOUT_MS,
     retryMaxDelayMs: config.OUTBOX_RETRY_MAX_DELAY_MS,
     retentionSeconds: config.OUTBOX_RETENTION_SECONDS,
+    onStreamMissing: () => {
+      if (config.NATS_PROVISION) {
+        logger.warn('the USERS stream is missing: recreating it; events wait in the outbox');
+        provisionStream();
+      } else {
+        logger.error(
+          'the USERS stream is missing and NATS_PROVISION=false: events wait in the outbox until someone creates it',
+        );
+      }
+    },
   });
   relay.start();
 

@@ -110,6 +110,7 @@ export async function startRelay(
     publishTimeoutMs: 1000,
     retryMaxDelayMs: 500,
     retentionSeconds: 3600,
+    onStreamMissing: () => undefined,
   });
   relay.start();
   let stopped = false;

@@ -1,8 +1,11 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, type NatsServer } from '@signup-flow/local-stack';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { STREAMS } from '@signup-flow/events';
+import { freePort, type NatsServer, waitUntil } from '@signup-flow/local-stack';
 import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, startNatsServer } from '../../../test/support/harness.js';
@@ -221,6 +224,75 @@ describe('user-service process', () => {
     await waitForStreamCount(nats.url, statuses.length);
     const messages = await readUsersStream(nats.url);
     expect(messages).toHaveLength(statuses.length);
+  });
+
+  it('when someone deletes the USERS stream while it runs, then it is recreated and the next events reach it', async () => {
+    const nats = await startNatsServer();
+    const database = await migratedDatabase();
+    const logDir = await mkdtemp(join(tmpdir(), 'user-service-stream-deleted-'));
+    const service = await spawnUserService(
+      { DATABASE_URL: database.url, NATS_URL: nats.url },
+      logDir,
+    );
+    const first = await signUpRequest(service.baseUrl, {
+      email: 'before-delete@example.com',
+      password: PASSWORD,
+      name: 'Before',
+    });
+    expect(first.status).toBe(201);
+    await waitForStreamCount(nats.url, 1);
+
+    const connection = await connect({ servers: nats.url });
+    await (await jetstreamManager(connection)).streams.delete(STREAMS.users);
+    await connection.close();
+    const second = await signUpRequest(service.baseUrl, {
+      email: 'after-delete@example.com',
+      password: PASSWORD,
+      name: 'After',
+    });
+    expect(second.status).toBe(201);
+    await waitForStreamCount(nats.url, 1);
+
+    const messages = await readUsersStream(nats.url);
+    expect(
+      messages.map((message) => (message.body as { data: { name: string } }).data.name),
+    ).toEqual(['After']);
+    expect(await unpublishedCount(database)).toBe(0);
+    expect(await readFile(service.process.logFile, 'utf8')).toContain(
+      'the USERS stream is missing: recreating it',
+    );
+  });
+
+  it('when the USERS stream is deleted and NATS_PROVISION=false, then events wait in the outbox and the log says what is missing', async () => {
+    const nats = await startNatsServer();
+    await createUsersStream(nats.url);
+    const database = await migratedDatabase();
+    const logDir = await mkdtemp(join(tmpdir(), 'user-service-stream-missing-'));
+    const service = await spawnUserService(
+      { DATABASE_URL: database.url, NATS_URL: nats.url, NATS_PROVISION: 'false' },
+      logDir,
+    );
+    const connection = await connect({ servers: nats.url });
+    const manager = await jetstreamManager(connection);
+    await manager.streams.delete(STREAMS.users);
+
+    const response = await signUpRequest(service.baseUrl, {
+      email: 'waiting@example.com',
+      password: PASSWORD,
+      name: 'Waiting',
+    });
+    expect(response.status).toBe(201);
+    await waitUntil('the log to name the missing stream', async () =>
+      (await readFile(service.process.logFile, 'utf8')).includes(
+        'the USERS stream is missing and NATS_PROVISION=false',
+      ),
+    );
+    expect(await unpublishedCount(database)).toBe(1);
+
+    await createUsersStream(nats.url);
+    await waitForStreamCount(nats.url, 1);
+    expect(await unpublishedCount(database)).toBe(0);
+    await connection.close();
   });
 
   it('when NATS is unreachable from the start, then it is ready, reports NATS down and signs users up', async () => {

@@ -17,7 +17,7 @@ import { HEADERS, STREAMS } from '@signup-flow/events';
 import { natsEnvShape, natsSettingsFromEnv } from '@signup-flow/nats';
 import { ConfigError, loadConfig } from '@signup-flow/service-runtime';
 import { z } from 'zod';
-import { DLQ_HEADERS } from '../messaging/dead-letters.js';
+import { DLQ_HEADERS, REPLAYED_FROM_HEADER } from '../messaging/dead-letters.js';
 
 const USAGE = `usage: dlq <command>
   list [--limit N]        list dead letters, oldest first (default limit 100)
@@ -31,9 +31,6 @@ const USAGE = `usage: dlq <command>
 class UsageError extends Error {
   override readonly name = 'UsageError';
 }
-
-/** The header that marks a replayed message, naming the dead letter it came from. */
-export const REPLAYED_FROM_HEADER = 'Replayed-From-Dlq';
 
 function header(message: StoredMsg, name: string): string {
   return message.header?.get(name) ?? '';

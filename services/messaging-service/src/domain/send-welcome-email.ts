@@ -1,90 +1,170 @@
 import type { UserCreatedEvent } from '@signup-flow/events';
-import type { DeliveryLedger } from '../data/delivery-ledger.js';
-import type { Mailer } from '../mail/smtp-mailer.js';
+import type { Delivery, DeliveryLedger } from '../data/delivery-ledger.js';
+import { type Mailer, SEND_FAILURES } from '../mail/smtp-mailer.js';
 import { renderWelcomeEmail } from '../mail/welcome-email.js';
+import { holdLease, LEASE_LOSSES, LeaseLostError } from './claim-lease.js';
 
 /** What the use case needs of the ledger. */
 export type WelcomeEmailLedger = Pick<
   DeliveryLedger,
-  'claim' | 'markSent' | 'markRetrying' | 'markFailed'
+  'claim' | 'renew' | 'markSent' | 'release' | 'recordFailure'
 >;
 
 export interface SendWelcomeEmailDeps {
   ledger: WelcomeEmailLedger;
   mailer: Mailer;
-  /** How long a claim keeps other consumers from sending the same email. */
+  /** A claim's lease; renewed while its send runs. */
   claimLeaseMs: number;
+  /** Attempts a message may fail before it is dead-lettered (RETRY_BACKOFF_MS's length). */
+  attemptBudget: number;
+}
+
+/** Why the consumer stopped a message's processing from outside. */
+export const STOP_CAUSES = {
+  /** The service is shutting down: hand the message to another replica. */
+  shutdown: 'shutdown',
+  /** The message outlived its processing deadline. */
+  deadline: 'deadline',
+} as const;
+
+export type StopCause = (typeof STOP_CAUSES)[keyof typeof STOP_CAUSES];
+
+/** The reason an outside signal carries when it stops a message. */
+export class ProcessingStopped extends Error {
+  override readonly name = 'ProcessingStopped';
+  readonly stopCause: StopCause;
+
+  constructor(stopCause: StopCause) {
+    super(`processing stopped: ${stopCause}`);
+    this.stopCause = stopCause;
+  }
+}
+
+/** The ledger could not confirm the claim: treated like any unreachable ledger. */
+export class LedgerUnavailableError extends Error {
+  override readonly name = 'LedgerUnavailableError';
 }
 
 export interface SendWelcomeEmailRequest {
   event: UserCreatedEvent;
-  /** No delivery follows this one: a transient failure is final. */
-  finalAttempt: boolean;
+  /** The message is a DLQ replay: a failed delivery may be tried again. */
+  replay: boolean;
+  /** Stops the send with a {@link ProcessingStopped} reason. */
+  signal: AbortSignal;
 }
 
 export type WelcomeEmailResult =
-  | { kind: 'sent'; acceptedAt: Date }
+  | { kind: 'sent'; acceptedAt: Date; overlapped: boolean }
   | { kind: 'already-sent' }
   | { kind: 'claimed-elsewhere'; retryInMs: number }
-  | { kind: 'will-retry'; reason: string }
-  | {
-      kind: 'failed';
-      /** True when the SMTP server refused for good; false when attempts ran out. */
-      permanent: boolean;
-      reason: string;
-      attempts: number;
-      firstFailedAt: Date;
-      lastFailedAt: Date;
-    };
+  /** One attempt spent; `failedAttempts` of the budget are gone. */
+  | { kind: 'will-retry'; reason: string; failedAttempts: number }
+  /** The ledger says `failed`: the message belongs in the DLQ (maybe it is there already). */
+  | { kind: 'dead-letter'; permanent: boolean; delivery: Delivery }
+  /** The mail server could not take any message; the claim was released, nothing spent. */
+  | { kind: 'server-unavailable'; reason: string }
+  /** Shutdown stopped the send; the claim was released for another replica. */
+  | { kind: 'interrupted' };
 
 /**
- * The Message-ID of the welcome email for an event. A duplicate from the one window the ledger
+ * The Message-ID of the welcome email for an event. A duplicate from the windows the ledger
  * cannot close (see README) carries the same Message-ID as the first copy.
  */
 export function welcomeMessageId(eventId: string): string {
   return `<${eventId}@signup-flow>`;
 }
 
-/** Sends the welcome email for a UserCreated event at most once, as the ledger records it. */
+function isPermanentFailure(delivery: Delivery, budget: number): boolean {
+  return delivery.failedAttempts < budget;
+}
+
+/**
+ * Sends the welcome email for a UserCreated event at most once, as the ledger records it.
+ * Ledger failures propagate: nothing is decided, the message is tried again later.
+ */
 export async function sendWelcomeEmail(
   deps: SendWelcomeEmailDeps,
   request: SendWelcomeEmailRequest,
 ): Promise<WelcomeEmailResult> {
   const { event } = request;
   const messageId = welcomeMessageId(event.id);
-  const claim = await deps.ledger.claim({
+  const claimed = await deps.ledger.claim({
     eventId: event.id,
     userId: event.data.userId,
     messageId,
     leaseMs: deps.claimLeaseMs,
+    reopenFailed: request.replay,
   });
-  if (claim.kind === 'already-sent') return claim;
-  if (claim.kind === 'claimed-elsewhere') {
-    return { kind: 'claimed-elsewhere', retryInMs: claim.claimExpiresInMs };
+  switch (claimed.kind) {
+    case 'already-sent':
+      return claimed;
+    case 'claimed-elsewhere':
+      return { kind: 'claimed-elsewhere', retryInMs: claimed.claimExpiresInMs };
+    case 'dead-lettered':
+      return {
+        kind: 'dead-letter',
+        permanent: isPermanentFailure(claimed.delivery, deps.attemptBudget),
+        delivery: claimed.delivery,
+      };
+    case 'claimed':
+      break;
+  }
+  const { claim } = claimed;
+
+  const lease = holdLease(deps.ledger, claim, deps.claimLeaseMs);
+  const signal = AbortSignal.any([request.signal, lease.signal]);
+  let result: Awaited<ReturnType<Mailer['send']>>;
+  try {
+    result = await deps.mailer.send(
+      { to: event.data.email, messageId, ...renderWelcomeEmail({ name: event.data.name }) },
+      signal,
+    );
+  } finally {
+    lease.release();
   }
 
-  const result = await deps.mailer.send({
-    to: event.data.email,
-    messageId,
-    ...renderWelcomeEmail({ name: event.data.name }),
-  });
   if (result.ok) {
     // Nothing may come between the SMTP acceptance and this write: it is the duplicate window.
-    await deps.ledger.markSent(event.id);
-    return { kind: 'sent', acceptedAt: new Date() };
+    const { held } = await deps.ledger.markSent(claim);
+    return { kind: 'sent', acceptedAt: new Date(), overlapped: !held };
   }
 
-  if (!result.permanent && !request.finalAttempt) {
-    await deps.ledger.markRetrying(event.id, result.reason);
-    return { kind: 'will-retry', reason: result.reason };
+  let failure = result.failure;
+  if (failure === SEND_FAILURES.aborted) {
+    const why: unknown = signal.reason;
+    if (why instanceof LeaseLostError) {
+      if (why.loss === LEASE_LOSSES.takenOver) {
+        return { kind: 'claimed-elsewhere', retryInMs: deps.claimLeaseMs };
+      }
+      throw new LedgerUnavailableError('the ledger did not confirm the claim in time', {
+        cause: why,
+      });
+    }
+    if (why instanceof ProcessingStopped && why.stopCause === STOP_CAUSES.shutdown) {
+      await deps.ledger.release(claim);
+      return { kind: 'interrupted' };
+    }
+    // Past its deadline the send may have reached the server: it costs an attempt.
+    failure = SEND_FAILURES.messageTransient;
   }
-  const delivery = await deps.ledger.markFailed(event.id, result.reason);
-  return {
-    kind: 'failed',
-    permanent: result.permanent,
-    reason: result.reason,
-    attempts: delivery.attempts,
-    firstFailedAt: delivery.firstFailedAt ?? new Date(),
-    lastFailedAt: delivery.lastFailedAt ?? new Date(),
-  };
+  if (failure === SEND_FAILURES.serverUnavailable) {
+    await deps.ledger.release(claim);
+    return { kind: 'server-unavailable', reason: result.reason };
+  }
+
+  const delivery = await deps.ledger.recordFailure(claim, {
+    error: result.reason,
+    permanent: failure === SEND_FAILURES.permanent,
+    budget: deps.attemptBudget,
+  });
+  // The claim was taken over while we sent: the report is stale and changed nothing.
+  if (!delivery) return { kind: 'claimed-elsewhere', retryInMs: deps.claimLeaseMs };
+  if (delivery.status === 'failed') {
+    return {
+      kind: 'dead-letter',
+      permanent: failure === SEND_FAILURES.permanent,
+      delivery,
+    };
+  }
+  return { kind: 'will-retry', reason: result.reason, failedAttempts: delivery.failedAttempts };
 }

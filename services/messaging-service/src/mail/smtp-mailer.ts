@@ -18,22 +18,51 @@ export interface OutgoingEmail {
   messageId: string;
 }
 
+/**
+ * Why a send failed, which decides what it costs the message:
+ * - `server-unavailable`: the mail server could not take any message (refused or reset
+ *   connection, no greeting, 421, TLS or credentials failing). Not the message's fault: nothing is
+ *   spent, the service waits for the server.
+ * - `message-transient`: a temporary refusal of this message (450/451/452 for the recipient, a
+ *   503) or no reply within the reply timeout. Spends one attempt.
+ * - `permanent`: a 5xx refusal of this message. Dead-lettered at once.
+ * - `aborted`: the caller's signal stopped the send (shutdown, deadline, lost lease).
+ */
+export const SEND_FAILURES = {
+  serverUnavailable: 'server-unavailable',
+  messageTransient: 'message-transient',
+  permanent: 'permanent',
+  aborted: 'aborted',
+} as const;
+
+export type SendFailure = (typeof SEND_FAILURES)[keyof typeof SEND_FAILURES];
+
 export type SendResult =
   | { ok: true; response: string }
-  | { ok: false; permanent: boolean; reason: string };
+  | { ok: false; failure: SendFailure; reason: string };
 
 /** Sends one email; never throws, the result says whether a retry can help. */
 export interface Mailer {
-  send(email: OutgoingEmail): Promise<SendResult>;
+  send(email: OutgoingEmail, signal?: AbortSignal): Promise<SendResult>;
+  /** Resolves once a fresh connection is greeted (and logged in); rejects with why not. */
+  probe(): Promise<void>;
   close(): void;
 }
+
+/** RFC 5321 §4.5.3.2 lets a server take up to 10 minutes to answer the end of DATA. */
+export const RFC5321_DATA_TERMINATION_TIMEOUT_MS = 10 * 60_000;
 
 export interface SmtpMailerOptions {
   /** `smtp://[user:pass@]host:port` (STARTTLS when offered) or `smtps://` (implicit TLS). */
   url: string;
   from: string;
-  /** No connection, greeting or reply within this long fails the attempt as transient. */
-  timeoutMs: number;
+  /** Connecting, and then the server's greeting, must each come within this long. */
+  connectTimeoutMs: number;
+  /**
+   * The longest wait for any one reply once greeted. The slowest reply RFC 5321 allows is the
+   * one to the end of DATA (10 minutes), and giving up on that one may cause a duplicate.
+   */
+  replyTimeoutMs: number;
   /** Open connections kept to the SMTP server. */
   poolSize: number;
 }
@@ -43,29 +72,50 @@ interface SmtpError {
   code?: string;
   responseCode?: number;
   permanent?: boolean;
+  timeoutType?: string;
+}
+
+function smtpErrorOf(error: unknown): SmtpError {
+  return (typeof error === 'object' && error !== null ? error : {}) as SmtpError;
 }
 
 /** An SMTP reply can quote the recipient; addresses never reach logs, metrics or the DLQ. */
 export function describeSmtpError(error: unknown): string {
-  const smtp = (typeof error === 'object' && error !== null ? error : {}) as SmtpError;
+  const smtp = smtpErrorOf(error);
   const text = [smtp.code, smtp.message ?? String(error)].filter(Boolean).join(': ');
   return safeOneLine(text);
 }
 
-/**
- * 5xx replies are permanent (RFC 5321; nodemailer sets `permanent`, treating 503 as transient);
- * 4xx replies, refused or reset connections and timeouts are transient.
- */
-export function isPermanentSmtpError(error: unknown): boolean {
-  const smtp = (typeof error === 'object' && error !== null ? error : {}) as SmtpError;
-  if (typeof smtp.permanent === 'boolean') return smtp.permanent;
-  return typeof smtp.responseCode === 'number' && smtp.responseCode >= 500;
+/** nodemailer refusing this message itself (no recipient, a broken body): no retry can help. */
+const MESSAGE_ERROR_CODES = new Set(['EENVELOPE', 'EMESSAGE', 'ESTREAM', 'EMAXRECIPIENTS']);
+const SETUP_TIMEOUTS = new Set(['CONNECT_TIMEOUT', 'GREETING_TIMEOUT']);
+
+/** See {@link SEND_FAILURES}. */
+export function classifySmtpError(error: unknown): SendFailure {
+  const smtp = smtpErrorOf(error);
+  if (smtp.code === 'EABORT') return SEND_FAILURES.aborted;
+  // 421: "service not available, closing transmission channel", whatever command it answers.
+  if (smtp.responseCode === 421) return SEND_FAILURES.serverUnavailable;
+  // Credentials refused (535) are the deployment's problem, not the message's.
+  if (smtp.code === 'EAUTH' || smtp.code === 'ENOAUTH') return SEND_FAILURES.serverUnavailable;
+  if (typeof smtp.responseCode === 'number') {
+    const permanent = smtp.permanent ?? (smtp.responseCode >= 500 && smtp.responseCode !== 503);
+    return permanent ? SEND_FAILURES.permanent : SEND_FAILURES.messageTransient;
+  }
+  if (smtp.code === 'ETIMEDOUT') {
+    return SETUP_TIMEOUTS.has(smtp.timeoutType ?? '')
+      ? SEND_FAILURES.serverUnavailable
+      : SEND_FAILURES.messageTransient;
+  }
+  if (smtp.code && MESSAGE_ERROR_CODES.has(smtp.code)) return SEND_FAILURES.permanent;
+  // The rest (ECONNECTION, ESOCKET, a socket error without an SMTP code) lost the connection.
+  return SEND_FAILURES.serverUnavailable;
 }
 
 /** Attributes of the SMTP CLIENT span beyond the semantic conventions' `server.*`. */
 export const SMTP_SPAN = {
   name: 'smtp send',
-  /** `accepted`, `transient-failure` or `permanent-failure`. */
+  /** `accepted`, or one of {@link SEND_FAILURES}. */
   outcome: 'signupflow.smtp.outcome',
   /** The SMTP reply code of a refusal, when there was one. */
   responseCode: 'signupflow.smtp.response_code',
@@ -78,9 +128,9 @@ export function smtpServerOf(url: string): { address: string; port: number } {
   return { address: parsed.hostname, port: Number(parsed.port) || (implicitTls ? 465 : 587) };
 }
 
-function recordFailure(span: Span, error: unknown, permanent: boolean): void {
-  const smtp = (typeof error === 'object' && error !== null ? error : {}) as SmtpError;
-  span.setAttribute(SMTP_SPAN.outcome, permanent ? 'permanent-failure' : 'transient-failure');
+function recordFailure(span: Span, error: unknown, failure: SendFailure): void {
+  const smtp = smtpErrorOf(error);
+  span.setAttribute(SMTP_SPAN.outcome, failure);
   if (typeof smtp.responseCode === 'number')
     span.setAttribute(SMTP_SPAN.responseCode, smtp.responseCode);
   span.setAttribute(
@@ -99,12 +149,13 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
     pool: true,
     url: options.url,
     maxConnections: options.poolSize,
-    connectionTimeout: options.timeoutMs,
-    greetingTimeout: options.timeoutMs,
-    socketTimeout: options.timeoutMs,
+    connectionTimeout: options.connectTimeoutMs,
+    greetingTimeout: options.connectTimeoutMs,
+    // nodemailer's inactivity timer: it bounds every reply, the end of DATA's included.
+    socketTimeout: options.replyTimeoutMs,
   });
   return {
-    send(email) {
+    send(email, signal) {
       const attributes = {
         [ATTR_SERVER_ADDRESS]: server.address,
         [ATTR_SERVER_PORT]: server.port,
@@ -122,18 +173,22 @@ export function createSmtpMailer(options: SmtpMailerOptions): Mailer {
               text: email.text,
               html: email.html,
               messageId: email.messageId,
+              ...(signal ? { signal } : {}),
             });
             span.setAttribute(SMTP_SPAN.outcome, 'accepted');
             return { ok: true, response: String(info.response ?? '') };
           } catch (error) {
-            const permanent = isPermanentSmtpError(error);
-            recordFailure(span, error, permanent);
-            return { ok: false, permanent, reason: describeSmtpError(error) };
+            const failure = classifySmtpError(error);
+            recordFailure(span, error, failure);
+            return { ok: false, failure, reason: describeSmtpError(error) };
           } finally {
             span.end();
           }
         },
       );
+    },
+    async probe() {
+      await transport.verify();
     },
     close() {
       // Without `force`, nodemailer closes idle pooled connections only: a send still talking to

@@ -1,13 +1,17 @@
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from '@signup-flow/service-runtime';
+import { ProcessingStopped, STOP_CAUSES } from '../domain/send-welcome-email.js';
 import type { MessagingMetrics } from '../metrics.js';
+import type { DependencyGate } from './dependency-gate.js';
 import { OUTCOMES } from './settlement.js';
 import type { MessageHandler } from './user-created-handler.js';
 
 export interface ConsumeLoopOptions {
-  /** Looks the durable consumer up; called again after a failed pull. */
+  /** Looks the durable consumer up (recreating it if it is gone); called again after a failed pull. */
   getConsumer: () => Promise<Consumer>;
   handle: MessageHandler;
+  /** No message is pulled while any of these is closed. */
+  gates: DependencyGate[];
   metrics: MessagingMetrics;
   logger: Logger;
   /** Messages processed at once by this replica. */
@@ -17,6 +21,11 @@ export interface ConsumeLoopOptions {
    * server does not redeliver it. Keep it under the consumer's shortest ack wait.
    */
   workingEveryMs: number;
+  /**
+   * A message still in processing after this long is stopped (its send aborted) and no longer
+   * kept alive with `working()`, so a hung dependency cannot hold it, or its slot, for ever.
+   */
+  messageDeadlineMs: number;
   /** How long one pull request waits for messages. @default 10000 */
   pullExpiresMs?: number;
 }
@@ -24,10 +33,13 @@ export interface ConsumeLoopOptions {
 interface InFlight {
   message: JsMsg;
   done: Promise<void>;
+  stop: AbortController;
   interrupted: boolean;
 }
 
 const MAX_PAUSE_MS = 10_000;
+/** After the grace period, how long stopped handlers get to release their claims and nak. */
+const HANDOFF_MS = 2_000;
 
 /**
  * Pulls only as many messages as there are free slots, so nothing waits in a client-side buffer
@@ -51,8 +63,9 @@ export class ConsumeLoop {
   }
 
   /**
-   * Stops pulling, lets in-flight messages finish within `graceMs`, and naks those that did not
-   * so another replica takes them at once.
+   * Stops pulling and lets in-flight messages finish within `graceMs`. Those still running then
+   * are stopped: each handler releases its ledger claim, then naks, so another replica sends the
+   * email at once. A handler that cannot even do that in time is nak'd here.
    */
   async stop(graceMs: number): Promise<void> {
     this.#stopping = true;
@@ -63,6 +76,13 @@ export class ConsumeLoop {
     if (pending === 0) return;
     this.#options.logger.info({ inFlight: pending, graceMs }, 'waiting for in-flight emails');
     if (await this.settled(graceMs)) return;
+    for (const entry of this.#inFlight)
+      entry.stop.abort(new ProcessingStopped(STOP_CAUSES.shutdown));
+    this.#options.logger.warn(
+      { inFlight: this.#inFlight.size },
+      'in-flight sends stopped at shutdown; handing them to another replica',
+    );
+    if (await this.settled(HANDOFF_MS)) return;
     for (const entry of this.#inFlight) {
       entry.interrupted = true;
       entry.message.nak();
@@ -70,7 +90,7 @@ export class ConsumeLoop {
     }
     this.#options.logger.warn(
       { naked: this.#inFlight.size },
-      "in-flight messages nak'd at shutdown",
+      "in-flight messages nak'd at shutdown with their claims still held",
     );
   }
 
@@ -92,6 +112,7 @@ export class ConsumeLoop {
     let failures = 0;
     while (!this.#stopping) {
       await this.#freeSlot();
+      await this.#gatesOpen();
       if (this.#stopping) break;
       try {
         consumer ??= await this.#options.getConsumer();
@@ -119,10 +140,14 @@ export class ConsumeLoop {
   async #watchStatus(pull: ConsumerMessages): Promise<void> {
     for await (const status of pull.status()) {
       switch (status.type) {
-        case 'heartbeats_missed':
         case 'consumer_not_found':
         case 'consumer_deleted':
         case 'stream_not_found':
+          // End this pull: the next looks the consumer up again, which recreates it.
+          this.#options.logger.warn({ status }, 'consumer status');
+          await pull.close().catch(() => undefined);
+          break;
+        case 'heartbeats_missed':
         case 'no_responders':
         case 'exceeded_limits':
           this.#options.logger.warn({ status }, 'consumer status');
@@ -134,11 +159,20 @@ export class ConsumeLoop {
   }
 
   #dispatch(message: JsMsg): void {
-    const { handle, metrics, logger, workingEveryMs } = this.#options;
-    const entry: InFlight = { message, done: Promise.resolve(), interrupted: false };
+    const { handle, metrics, logger, workingEveryMs, messageDeadlineMs } = this.#options;
+    const entry: InFlight = {
+      message,
+      done: Promise.resolve(),
+      stop: new AbortController(),
+      interrupted: false,
+    };
     const keepAlive = setInterval(() => message.working(), workingEveryMs);
+    const deadline = setTimeout(() => {
+      clearInterval(keepAlive);
+      entry.stop.abort(new ProcessingStopped(STOP_CAUSES.deadline));
+    }, messageDeadlineMs);
     const started = performance.now();
-    entry.done = handle(message)
+    entry.done = handle(message, entry.stop.signal)
       .then((settlement) => {
         if (!entry.interrupted) {
           metrics.recordSettled(settlement, (performance.now() - started) / 1000);
@@ -150,10 +184,25 @@ export class ConsumeLoop {
       })
       .finally(() => {
         clearInterval(keepAlive);
+        clearTimeout(deadline);
         this.#inFlight.delete(entry);
+        // A dependency went away: stop this pull, so no more messages arrive until it is back.
+        if (this.#options.gates.some((gate) => !gate.isUp))
+          void this.#pull?.close().catch(() => undefined);
         this.#wake?.();
       });
     this.#inFlight.add(entry);
+  }
+
+  async #gatesOpen(): Promise<void> {
+    const waiting = new AbortController();
+    this.#wake = () => {
+      if (this.#stopping) waiting.abort();
+    };
+    for (const gate of this.#options.gates) {
+      while (!gate.isUp && !this.#stopping) await gate.whenUp(waiting.signal);
+    }
+    this.#wake = undefined;
   }
 
   #freeSlot(): Promise<void> {

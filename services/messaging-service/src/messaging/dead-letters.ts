@@ -33,6 +33,12 @@ export const DLQ_HEADERS = {
   consumer: 'Dlq-Consumer',
 } as const;
 
+/**
+ * Marks a message republished by `dlq replay`, naming the dead letter it came from; only such a
+ * message may reopen a delivery the ledger recorded as failed.
+ */
+export const REPLAYED_FROM_HEADER = 'Replayed-From-Dlq';
+
 /** Dead letters of `users.created` are published on `dlq.users.created`. */
 export function deadLetterSubject(originalSubject: string): string {
   return `${SUBJECTS.deadLetterPrefix}.${originalSubject}`;

@@ -1,8 +1,10 @@
 import {
   AckPolicy,
+  type Consumer,
   type ConsumerConfig,
   type ConsumerInfo,
   DeliverPolicy,
+  type JetStreamClient,
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
@@ -15,12 +17,17 @@ import { type DlqStreamOptions, dlqStreamConfig } from './dead-letters.js';
 export const WELCOME_EMAIL_CONSUMER = 'messaging-service-welcome-email';
 
 export interface WelcomeEmailConsumerOptions {
-  /** Delays between attempts; its length is MaxDeliver (see README "Retries"). */
-  retryBackoffMs: number[];
+  /** How long a delivered message may go without ack, nak or `working()` before redelivery. */
+  ackWaitMs: number;
   /** Unacknowledged messages allowed across all replicas. */
   maxAckPending: number;
 }
 
+/**
+ * No MaxDeliver and no BackOff: the server never gives up on a message (the attempt budget lives
+ * in the delivery ledger, where a crash cannot lose it, README "Retries"), and every retry delay
+ * is the handler's explicit `nak(delay)`, which a BackOff list would distort.
+ */
 export function welcomeEmailConsumerConfig(options: WelcomeEmailConsumerOptions): ConsumerConfig {
   return {
     durable_name: WELCOME_EMAIL_CONSUMER,
@@ -28,16 +35,23 @@ export function welcomeEmailConsumerConfig(options: WelcomeEmailConsumerOptions)
     filter_subject: SUBJECTS.userCreated,
     deliver_policy: DeliverPolicy.All,
     ack_policy: AckPolicy.Explicit,
-    // The server takes the first entry as the first delivery's ack wait.
-    ack_wait: nanos(options.retryBackoffMs[0] ?? 30_000),
-    backoff: options.retryBackoffMs.map((ms) => nanos(ms)),
-    max_deliver: options.retryBackoffMs.length,
+    ack_wait: nanos(options.ackWaitMs),
+    backoff: [] as number[],
+    max_deliver: -1,
     max_ack_pending: options.maxAckPending,
   } as ConsumerConfig;
 }
 
 function isNotFound(error: unknown): boolean {
   return error instanceof Error && /NotFound/.test(error.name);
+}
+
+/** A JetStream publish that found no stream for its subject (the DLQ stream was deleted). */
+export function isNoStream(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (/NotFound|NoResponders/.test(error.name) || /no responders|503/i.test(error.message))
+  );
 }
 
 /** Creates the durable consumer, or updates it to `config` if it exists; safe from every replica. */
@@ -123,4 +137,69 @@ export async function waitForWelcomeEmailConsumer(options: WaitOptions): Promise
     () => options.manager.consumers.info(STREAMS.users, WELCOME_EMAIL_CONSUMER),
     `waiting for the consumer ${WELCOME_EMAIL_CONSUMER} on USERS (NATS_PROVISION=false)`,
   );
+}
+
+export interface WelcomeEmailConsumerBindingOptions {
+  js: JetStreamClient;
+  manager: JetStreamManager;
+  /** NATS_PROVISION: recreate what is missing, or only report it. */
+  provision: ProvisionOptions | undefined;
+  logger: Logger;
+}
+
+/**
+ * The consumer as the consume loop sees it: looked up on every new pull, and, with provisioning
+ * on, recreated (with the DLQ stream) when someone deleted it while the service runs. The
+ * ledger makes the recreated consumer's redeliveries harmless: sent emails are acked unsent.
+ */
+export class WelcomeEmailConsumerBinding {
+  readonly #options: WelcomeEmailConsumerBindingOptions;
+  #missing: string | undefined;
+  #healing: Promise<void> | undefined;
+
+  constructor(options: WelcomeEmailConsumerBindingOptions) {
+    this.#options = options;
+  }
+
+  /** What is missing right now (for `/readyz` and the log), or undefined when all is there. */
+  get missing(): string | undefined {
+    return this.#missing;
+  }
+
+  async get(): Promise<Consumer> {
+    const { js, provision, logger } = this.#options;
+    try {
+      const consumer = await js.consumers.get(STREAMS.users, WELCOME_EMAIL_CONSUMER);
+      this.#missing = undefined;
+      return consumer;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      this.#missing =
+        error instanceof Error && error.name === 'StreamNotFoundError'
+          ? `stream ${STREAMS.users}`
+          : `consumer ${WELCOME_EMAIL_CONSUMER} on ${STREAMS.users}`;
+      if (!provision) {
+        logger.error(
+          { missing: this.#missing },
+          `${this.#missing} is missing and NATS_PROVISION=false: not consuming until someone creates it`,
+        );
+        throw error;
+      }
+      logger.warn({ missing: this.#missing }, `${this.#missing} is missing: recreating it`);
+      await this.heal();
+      const consumer = await js.consumers.get(STREAMS.users, WELCOME_EMAIL_CONSUMER);
+      this.#missing = undefined;
+      return consumer;
+    }
+  }
+
+  /** Recreates the DLQ stream and the consumer (no-op with provisioning off); one run at a time. */
+  heal(): Promise<void> {
+    const provision = this.#options.provision;
+    if (!provision) return Promise.resolve();
+    this.#healing ??= provisionMessaging(provision).finally(() => {
+      this.#healing = undefined;
+    });
+    return this.#healing;
+  }
 }

@@ -10,6 +10,8 @@ export const OUTCOMES = {
   deferred: 'deferred',
   /** Published to the DLQ, then terminated. */
   deadLettered: 'dead_lettered',
+  /** A dependency every message needs (SMTP, the ledger, the DLQ) is away; nak'd, nothing spent. */
+  waitingForDependency: 'waiting_for_dependency',
   /** Shutdown could not wait for it; nak'd for another replica. */
   interrupted: 'interrupted',
 } as const;
@@ -22,4 +24,5 @@ export type Settlement =
   | { outcome: typeof OUTCOMES.retried; delayMs: number; reason: string }
   | { outcome: typeof OUTCOMES.deferred; delayMs: number }
   | { outcome: typeof OUTCOMES.deadLettered; reason: string }
+  | { outcome: typeof OUTCOMES.waitingForDependency; dependency: string; delayMs: number }
   | { outcome: typeof OUTCOMES.interrupted };

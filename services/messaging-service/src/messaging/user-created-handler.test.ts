@@ -1,17 +1,25 @@
 import type { JsMsg } from '@nats-io/jetstream';
+import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { createUserCreatedEvent, encodeEvent } from '@signup-flow/events';
 import { createLogger } from '@signup-flow/service-runtime';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import type { ClaimResult, Delivery } from '../data/delivery-ledger.js';
-import type { WelcomeEmailLedger } from '../domain/send-welcome-email.js';
-import type { Mailer, SendResult } from '../mail/smtp-mailer.js';
+import type { ClaimRequest, ClaimResult, Delivery } from '../data/delivery-ledger.js';
+import { ProcessingStopped, STOP_CAUSES } from '../domain/send-welcome-email.js';
+import { type Mailer, SEND_FAILURES, type SendResult } from '../mail/smtp-mailer.js';
 import { MessagingMetrics } from '../metrics.js';
-import { type DeadLetter, DLQ_REASONS, type OriginalMessage } from './dead-letters.js';
+import {
+  type DeadLetter,
+  DLQ_REASONS,
+  type OriginalMessage,
+  REPLAYED_FROM_HEADER,
+} from './dead-letters.js';
+import { DependencyGate } from './dependency-gate.js';
 import { OUTCOMES } from './settlement.js';
-import { createUserCreatedHandler } from './user-created-handler.js';
+import { createUserCreatedHandler, DEPENDENCY_RETRY_MS } from './user-created-handler.js';
 
 const BACKOFF = [1000, 5000, 30000];
+const logger = createLogger({ service: 'test', level: 'silent' });
 
 const event = createUserCreatedEvent({
   source: '/user-service',
@@ -23,169 +31,265 @@ const event = createUserCreatedEvent({
   },
 });
 
-/** A delivered message that records how it was settled. */
-function deliveredMessage(data: Uint8Array, deliveryCount: number) {
-  const settled: string[] = [];
+/** A delivered message that records how it was settled, in order with the ledger's calls. */
+function deliveredMessage(calls: string[], data: Uint8Array, headers?: MsgHdrs) {
   const message = {
     data,
     subject: 'users.created',
-    headers: undefined,
-    info: { stream: 'USERS', streamSequence: 7, deliveryCount },
-    ack: () => settled.push('ack'),
-    nak: (delay?: number) => settled.push(`nak ${delay}`),
-    term: (reason?: string) => settled.push(`term ${reason}`),
+    headers,
+    info: { stream: 'USERS', streamSequence: 7, deliveryCount: 1 },
+    ack: () => calls.push('ack'),
+    nak: (delay?: number) => calls.push(`nak ${delay}`),
+    term: (reason?: string) => calls.push(`term ${reason}`),
     working: () => undefined,
   };
-  return { message: message as unknown as JsMsg, settled };
+  return message as unknown as JsMsg;
 }
 
-function fakeDelivery(attempts: number): Delivery {
+function delivery(overrides: Partial<Delivery>): Delivery {
   const at = new Date('2026-11-29T04:00:01.000Z');
   return {
     eventId: event.id,
     userId: event.data.userId,
     status: 'failed',
-    attempts,
+    attempts: 1,
+    failedAttempts: 1,
     messageId: `<${event.id}@signup-flow>`,
     firstFailedAt: at,
     lastFailedAt: at,
-    lastError: 'x',
+    lastError: '451 later',
     sentAt: null,
+    deadLetteredAt: null,
+    ...overrides,
   };
 }
 
-function setUp(options: { claim?: ClaimResult | Error; send?: SendResult } = {}) {
+interface SetUpOptions {
+  claim?: ClaimResult | Error;
+  send?: SendResult | ((signal: AbortSignal) => Promise<SendResult>);
+  /** What recordFailure answers. */
+  failure?: Delivery;
+  dlqFails?: boolean;
+}
+
+function setUp(options: SetUpOptions = {}) {
   const calls: string[] = [];
+  const claims: ClaimRequest[] = [];
   const letters: Array<{ original: OriginalMessage; letter: DeadLetter }> = [];
-  const ledger: WelcomeEmailLedger = {
-    async claim() {
-      calls.push('claim');
-      const claim = options.claim ?? { kind: 'claimed', attempts: 1 };
-      if (claim instanceof Error) throw claim;
-      return claim;
-    },
-    async markSent() {
-      calls.push('markSent');
-    },
-    async markRetrying() {
-      calls.push('markRetrying');
-      return fakeDelivery(1);
-    },
-    async markFailed() {
-      calls.push('markFailed');
-      return fakeDelivery(3);
-    },
-  };
+  const deadLetterFailures: unknown[] = [];
+  const claim = { eventId: event.id, token: 'token-1', attempts: 1, failedAttempts: 0 };
   const mailer: Mailer = {
-    async send() {
+    async send(_email, signal) {
       calls.push('send');
-      return options.send ?? { ok: true, response: '250 OK' };
+      const send = options.send ?? { ok: true, response: '250 OK' };
+      return typeof send === 'function' && signal ? send(signal) : (send as SendResult);
     },
+    probe: async () => undefined,
     close: () => undefined,
   };
+  const gate = (name: string) =>
+    new DependencyGate({ name, probe: () => new Promise(() => undefined), logger });
+  const gates = { smtp: gate('smtp'), postgres: gate('postgres') };
   const handle = createUserCreatedHandler({
-    ledger,
+    ledger: {
+      async claim(request) {
+        calls.push('claim');
+        claims.push(request);
+        const result = options.claim ?? { kind: 'claimed', claim };
+        if (result instanceof Error) throw result;
+        return result;
+      },
+      async renew() {
+        return true;
+      },
+      async markSent() {
+        calls.push('markSent');
+        return { held: true };
+      },
+      async release() {
+        calls.push('release');
+        return true;
+      },
+      async recordFailure() {
+        calls.push('recordFailure');
+        return options.failure ?? delivery({ status: 'retrying', failedAttempts: 1 });
+      },
+      async markDeadLettered() {
+        calls.push('markDeadLettered');
+      },
+    },
     mailer,
     claimLeaseMs: 10_000,
     deadLetters: {
       async publish(original, letter) {
+        if (options.dlqFails) throw new Error('503 no responders');
+        calls.push('dlq');
         letters.push({ original, letter });
         return true;
       },
     },
+    gates,
+    onDeadLetterFailure: (error) => deadLetterFailures.push(error),
     metrics: new MessagingMetrics(new Registry(), async () => undefined),
-    logger: createLogger({ service: 'test', level: 'silent' }),
+    logger,
     retryBackoffMs: BACKOFF,
     maxEventBytes: 4096,
   });
-  return { handle, calls, letters };
+  const run = (
+    data = encodeEvent(event),
+    headers?: MsgHdrs,
+    signal = new AbortController().signal,
+  ) => handle(deliveredMessage(calls, data, headers), signal);
+  return { run, calls, claims, letters, gates, deadLetterFailures };
 }
 
 describe('UserCreated handler', () => {
   it('when the email is accepted, then the ledger records it and the message is acked', async () => {
-    const { handle, calls } = setUp();
-    const { message, settled } = deliveredMessage(encodeEvent(event), 1);
+    const { run, calls } = setUp();
 
-    expect(await handle(message)).toEqual({ outcome: OUTCOMES.sent });
-    expect(calls).toEqual(['claim', 'send', 'markSent']);
-    expect(settled).toEqual(['ack']);
+    expect(await run()).toEqual({ outcome: OUTCOMES.sent });
+    expect(calls).toEqual(['claim', 'send', 'markSent', 'ack']);
   });
 
   it('when the ledger says it was sent, then the message is acked without sending', async () => {
-    const { handle, calls } = setUp({ claim: { kind: 'already-sent' } });
-    const { message, settled } = deliveredMessage(encodeEvent(event), 2);
+    const { run, calls } = setUp({ claim: { kind: 'already-sent' } });
 
-    expect(await handle(message)).toEqual({ outcome: OUTCOMES.alreadySent });
-    expect(calls).toEqual(['claim']);
-    expect(settled).toEqual(['ack']);
+    expect(await run()).toEqual({ outcome: OUTCOMES.alreadySent });
+    expect(calls).toEqual(['claim', 'ack']);
   });
 
-  it("when a transient failure hits delivery 2, then the message is nak'd with the second backoff delay", async () => {
-    const { handle, calls } = setUp({ send: { ok: false, permanent: false, reason: '421' } });
-    const { message, settled } = deliveredMessage(encodeEvent(event), 2);
-
-    expect(await handle(message)).toMatchObject({ outcome: OUTCOMES.retried, delayMs: 5000 });
-    expect(calls).toEqual(['claim', 'send', 'markRetrying']);
-    expect(settled).toEqual(['nak 5000']);
-  });
-
-  it('when a transient failure hits the last delivery, then the ledger says failed and the message is dead-lettered', async () => {
-    const { handle, calls, letters } = setUp({
-      send: { ok: false, permanent: false, reason: '421' },
+  it("when the recipient's mailbox answers 451 for the second time, then one attempt is spent and the message waits the second backoff entry", async () => {
+    const { run, calls } = setUp({
+      send: { ok: false, failure: SEND_FAILURES.messageTransient, reason: '451 busy' },
+      failure: delivery({ status: 'retrying', failedAttempts: 2 }),
     });
-    const { message, settled } = deliveredMessage(encodeEvent(event), 3);
 
-    expect(await handle(message)).toEqual({
+    expect(await run()).toMatchObject({ outcome: OUTCOMES.retried, delayMs: 5000 });
+    expect(calls).toEqual(['claim', 'send', 'recordFailure', 'nak 5000']);
+  });
+
+  it('when the last attempt of the budget fails, then the message is dead-lettered (max-deliveries) and terminated after the DLQ stored it', async () => {
+    const { run, calls, letters } = setUp({
+      send: { ok: false, failure: SEND_FAILURES.messageTransient, reason: '451 busy' },
+      failure: delivery({ status: 'failed', failedAttempts: 3 }),
+    });
+
+    expect(await run()).toEqual({
       outcome: OUTCOMES.deadLettered,
       reason: DLQ_REASONS.maxDeliveries,
     });
-    expect(calls).toEqual(['claim', 'send', 'markFailed']);
-    expect(letters[0]?.letter).toMatchObject({ reason: DLQ_REASONS.maxDeliveries, attempts: 3 });
-    expect(settled).toEqual([`term ${DLQ_REASONS.maxDeliveries}`]);
+    expect(calls).toEqual([
+      'claim',
+      'send',
+      'recordFailure',
+      'dlq',
+      'markDeadLettered',
+      `term ${DLQ_REASONS.maxDeliveries}`,
+    ]);
+    expect(letters[0]?.letter.attempts).toBe(3);
   });
 
-  it('when another consumer holds the claim, then the message waits for it; on the last delivery it is dead-lettered', async () => {
-    const busy = setUp({ claim: { kind: 'claimed-elsewhere', claimExpiresInMs: 4200 } });
-    const early = deliveredMessage(encodeEvent(event), 1);
-    const last = deliveredMessage(encodeEvent(event), 3);
+  it('when the server refuses for good (5xx), then the message is dead-lettered as smtp-rejected', async () => {
+    const { run } = setUp({
+      send: { ok: false, failure: SEND_FAILURES.permanent, reason: '550 no such user' },
+      failure: delivery({ status: 'failed', failedAttempts: 1 }),
+    });
 
-    expect(await busy.handle(early.message)).toEqual({ outcome: OUTCOMES.deferred, delayMs: 4200 });
-    expect(await busy.handle(last.message)).toMatchObject({ outcome: OUTCOMES.deadLettered });
-    expect(early.settled).toEqual(['nak 4200']);
-    expect(last.settled).toEqual([`term ${DLQ_REASONS.maxDeliveries}`]);
-    expect(busy.calls).not.toContain('send');
+    expect(await run()).toEqual({
+      outcome: OUTCOMES.deadLettered,
+      reason: DLQ_REASONS.smtpRejected,
+    });
   });
 
-  it("when the ledger cannot be reached, then nothing is sent and the message is nak'd with the backoff", async () => {
-    const { handle, calls, letters } = setUp({ claim: new Error('connect ECONNREFUSED') });
-    const { message, settled } = deliveredMessage(encodeEvent(event), 1);
+  it('when the mail server is unavailable, then the claim is released, nothing is spent, the smtp gate closes and the message waits', async () => {
+    const { run, calls, gates } = setUp({
+      send: { ok: false, failure: SEND_FAILURES.serverUnavailable, reason: 'ECONNECTION' },
+    });
 
-    expect(await handle(message)).toMatchObject({ outcome: OUTCOMES.retried, delayMs: 1000 });
-    expect(calls).toEqual(['claim']);
-    expect(letters).toHaveLength(0);
-    expect(settled).toEqual(['nak 1000']);
+    expect(await run()).toMatchObject({
+      outcome: OUTCOMES.waitingForDependency,
+      dependency: 'smtp',
+    });
+    expect(calls).toEqual(['claim', 'send', 'release', `nak ${DEPENDENCY_RETRY_MS}`]);
+    expect(gates.smtp.isUp).toBe(false);
+    gates.smtp.close();
+  });
+
+  it('when the ledger cannot be reached, then nothing is sent, the postgres gate closes and the message waits', async () => {
+    const { run, calls, gates } = setUp({ claim: new Error('connect ECONNREFUSED') });
+
+    expect(await run()).toMatchObject({
+      outcome: OUTCOMES.waitingForDependency,
+      dependency: 'postgres',
+    });
+    expect(calls).toEqual(['claim', `nak ${DEPENDENCY_RETRY_MS}`]);
+    expect(gates.postgres.isUp).toBe(false);
+    gates.postgres.close();
+  });
+
+  it('when the DLQ cannot store a dead letter, then the message is not terminated but kept for a later delivery', async () => {
+    const { run, calls, deadLetterFailures } = setUp({ dlqFails: true });
+
+    const settlement = await run(new TextEncoder().encode('{"not json'));
+
+    expect(settlement).toMatchObject({
+      outcome: OUTCOMES.waitingForDependency,
+      dependency: 'dlq',
+    });
+    expect(calls).toEqual([`nak ${DEPENDENCY_RETRY_MS}`]);
+    expect(deadLetterFailures).toHaveLength(1);
+  });
+
+  it('when the ledger already decided to dead-letter (a redelivery after the DLQ failed), then it is dead-lettered without a send', async () => {
+    const { run, calls } = setUp({
+      claim: { kind: 'dead-lettered', delivery: delivery({ failedAttempts: 3 }) },
+    });
+
+    expect(await run()).toMatchObject({ outcome: OUTCOMES.deadLettered });
+    expect(calls).not.toContain('send');
+    expect(calls.at(-1)).toBe(`term ${DLQ_REASONS.maxDeliveries}`);
+  });
+
+  it('when shutdown stops a send, then the claim is released before the message is nak’d', async () => {
+    const stop = new AbortController();
+    const { run, calls } = setUp({
+      send: (signal) =>
+        new Promise((resolve) => {
+          const aborted = () =>
+            resolve({ ok: false, failure: SEND_FAILURES.aborted, reason: 'aborted' });
+          if (signal.aborted) aborted();
+          else signal.addEventListener('abort', aborted);
+        }),
+    });
+
+    const settled = run(undefined, undefined, stop.signal);
+    stop.abort(new ProcessingStopped(STOP_CAUSES.shutdown));
+
+    expect(await settled).toEqual({ outcome: OUTCOMES.interrupted });
+    expect(calls).toEqual(['claim', 'send', 'release', 'nak undefined']);
+  });
+
+  it('when a message is a DLQ replay, then the claim may reopen a failed delivery; otherwise not', async () => {
+    const { run, claims } = setUp();
+    const replay = createHeaders();
+    replay.set(REPLAYED_FROM_HEADER, '12');
+
+    await run();
+    await run(undefined, replay);
+
+    expect(claims.map((claim) => claim.reopenFailed)).toEqual([false, true]);
   });
 
   it('when the body is too large or not an event, then it is dead-lettered at once without touching the ledger', async () => {
-    const { handle, calls, letters } = setUp();
-    const large = deliveredMessage(new Uint8Array(5000), 1);
-    const garbage = deliveredMessage(new TextEncoder().encode('ada@example.test'), 1);
+    const { run, calls, letters } = setUp();
 
-    await handle(large.message);
-    await handle(garbage.message);
+    await run(new Uint8Array(5000));
+    await run(new TextEncoder().encode('{"not json'));
 
+    expect(calls.filter((call) => call === 'claim')).toHaveLength(0);
     expect(letters.map(({ letter }) => letter.reason)).toEqual([
       DLQ_REASONS.tooLarge,
       DLQ_REASONS.notJson,
-    ]);
-    expect(letters[0]?.original).toMatchObject({ stream: 'USERS', streamSequence: 7 });
-    // V8's JSON error quotes the body; the detail must not carry the address.
-    expect(letters[1]?.letter.detail).toContain('<address>');
-    expect(letters[1]?.letter.detail).not.toContain('ada@example.test');
-    expect(calls).toEqual([]);
-    expect([...large.settled, ...garbage.settled]).toEqual([
-      `term ${DLQ_REASONS.tooLarge}`,
-      `term ${DLQ_REASONS.notJson}`,
     ]);
   });
 });

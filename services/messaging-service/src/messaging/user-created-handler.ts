@@ -1,6 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { decodeEvent } from '@signup-flow/events';
 import type { Logger } from '@signup-flow/service-runtime';
+import type { DeliveryLedger } from '../data/delivery-ledger.js';
 import {
   type SendWelcomeEmailDeps,
   sendWelcomeEmail,
@@ -14,39 +15,80 @@ import {
   DLQ_REASONS,
   type DlqReason,
   originalOf,
+  REPLAYED_FROM_HEADER,
 } from './dead-letters.js';
+import type { DependencyGate } from './dependency-gate.js';
 import { OUTCOMES, type Settlement } from './settlement.js';
 
-export interface UserCreatedHandlerDeps extends SendWelcomeEmailDeps {
+export interface UserCreatedHandlerDeps extends Omit<SendWelcomeEmailDeps, 'attemptBudget'> {
+  ledger: SendWelcomeEmailDeps['ledger'] & Pick<DeliveryLedger, 'markDeadLettered'>;
   deadLetters: Pick<DeadLetterPublisher, 'publish'>;
+  /** Closed while the mail server, or the ledger's database, cannot be reached. */
+  gates: { smtp: DependencyGate; postgres: DependencyGate };
+  /** Told when the DLQ stream refused a dead letter, so it can be recreated. */
+  onDeadLetterFailure: (error: unknown) => void;
   metrics: MessagingMetrics;
   logger: Logger;
-  /** Same list as the consumer's BackOff: the nak delay after delivery n is entry n-1. */
+  /** Its length is the attempt budget; entry n is the wait after the n-th failed attempt. */
   retryBackoffMs: number[];
   /** Bodies above this go straight to the DLQ. */
   maxEventBytes: number;
 }
 
-/** Processes one message and settles it with JetStream; see {@link createUserCreatedHandler}. */
-export type MessageHandler = (message: JsMsg) => Promise<Settlement>;
+/**
+ * Processes one message and settles it; see {@link createUserCreatedHandler}. `signal` aborts with
+ * a `ProcessingStopped` reason at shutdown or at the message's deadline.
+ */
+export type MessageHandler = (message: JsMsg, signal: AbortSignal) => Promise<Settlement>;
+
+/** A message held back by an unavailable dependency comes back this soon once it answers. */
+export const DEPENDENCY_RETRY_MS = 1000;
 
 function oneLine(error: unknown): string {
   return safeOneLine(error instanceof Error ? error.message : String(error));
 }
 
 /**
- * The UserCreated handler: one call processes one message, settles it (ack, nak with delay, or
- * DLQ + term) on every path, and returns how. Tracing wraps this function as a whole.
+ * The UserCreated handler: one call processes one message and settles it (ack, nak with delay,
+ * or DLQ + term) on every path. A message ends only as an email or a dead letter: it is
+ * terminated only after the DLQ stream stored it, and the consumer has no MaxDeliver, so a
+ * message whose fate cannot be recorded is simply delivered again. Tracing wraps it whole.
  */
 export function createUserCreatedHandler(deps: UserCreatedHandlerDeps): MessageHandler {
-  const maxDeliver = deps.retryBackoffMs.length;
-  const delayAfter = (deliveryCount: number) =>
-    deps.retryBackoffMs[Math.min(deliveryCount, maxDeliver) - 1] ?? 1000;
+  const attemptBudget = deps.retryBackoffMs.length;
+  const delayAfter = (failedAttempts: number) =>
+    deps.retryBackoffMs[Math.min(failedAttempts, attemptBudget) - 1] ?? DEPENDENCY_RETRY_MS;
 
-  async function deadLetter(message: JsMsg, letter: DeadLetter): Promise<Settlement> {
-    const stored = await deps.deadLetters.publish(originalOf(message), letter);
+  function waitForDependency(message: JsMsg, dependency: string, reason: string): Settlement {
+    message.nak(DEPENDENCY_RETRY_MS);
+    deps.logger.debug(
+      { streamSequence: message.info.streamSequence, dependency, reason },
+      'message held back: a dependency is unavailable',
+    );
+    return { outcome: OUTCOMES.waitingForDependency, dependency, delayMs: DEPENDENCY_RETRY_MS };
+  }
+
+  /** The only place a message goes to the DLQ. */
+  async function deadLetter(
+    message: JsMsg,
+    letter: DeadLetter,
+    eventId?: string,
+  ): Promise<Settlement> {
+    let stored: boolean;
+    try {
+      stored = await deps.deadLetters.publish(originalOf(message), letter);
+    } catch (error) {
+      deps.onDeadLetterFailure(error);
+      deps.logger.warn(
+        { err: oneLine(error), streamSequence: message.info.streamSequence },
+        'the DLQ did not store a dead letter; the message is kept and tried again',
+      );
+      return waitForDependency(message, 'dlq', oneLine(error));
+    }
+    // Best effort: the row only saves a redelivery's DLQ publish, which the DLQ de-duplicates.
+    if (eventId) await deps.ledger.markDeadLettered(eventId).catch(() => undefined);
     message.term(letter.reason);
-    // A copy means this message was dead-lettered before (and redelivered after a crash).
+    // A copy means this message was dead-lettered before (and redelivered before its term).
     if (stored) deps.metrics.recordDeadLetter(letter.reason);
     deps.logger.warn(
       {
@@ -71,34 +113,36 @@ export function createUserCreatedHandler(deps: UserCreatedHandlerDeps): MessageH
     };
   };
 
-  async function settle(message: JsMsg, result: WelcomeEmailResult): Promise<Settlement> {
-    const deliveryCount = message.info.deliveryCount;
+  async function settle(
+    message: JsMsg,
+    eventId: string,
+    result: WelcomeEmailResult,
+  ): Promise<Settlement> {
     switch (result.kind) {
       case 'sent':
-      case 'already-sent':
-        message.ack();
-        return { outcome: result.kind === 'sent' ? OUTCOMES.sent : OUTCOMES.alreadySent };
-      case 'claimed-elsewhere':
-        if (deliveryCount >= maxDeliver) {
-          // No delivery follows; if the claim holder succeeds, a replay of this letter is a no-op.
-          return deadLetter(
-            message,
-            letterFailingNow(
-              message,
-              DLQ_REASONS.maxDeliveries,
-              'still claimed by another consumer',
-            ),
+        if (result.overlapped) {
+          deps.logger.error(
+            { streamSequence: message.info.streamSequence },
+            'email accepted after its claim was taken over: two sends overlapped',
           );
         }
-        message.nak(Math.max(result.retryInMs, 1000));
-        return { outcome: OUTCOMES.deferred, delayMs: Math.max(result.retryInMs, 1000) };
+        message.ack();
+        return { outcome: OUTCOMES.sent };
+      case 'already-sent':
+        message.ack();
+        return { outcome: OUTCOMES.alreadySent };
+      case 'claimed-elsewhere': {
+        const delayMs = Math.max(result.retryInMs, 1000);
+        message.nak(delayMs);
+        return { outcome: OUTCOMES.deferred, delayMs };
+      }
       case 'will-retry': {
-        const delayMs = delayAfter(deliveryCount);
+        const delayMs = delayAfter(result.failedAttempts);
         message.nak(delayMs);
         deps.logger.info(
           {
             streamSequence: message.info.streamSequence,
-            deliveryCount,
+            failedAttempts: result.failedAttempts,
             delayMs,
             reason: result.reason,
           },
@@ -106,61 +150,71 @@ export function createUserCreatedHandler(deps: UserCreatedHandlerDeps): MessageH
         );
         return { outcome: OUTCOMES.retried, delayMs, reason: result.reason };
       }
-      case 'failed':
-        return deadLetter(message, {
-          reason: result.permanent ? DLQ_REASONS.smtpRejected : DLQ_REASONS.maxDeliveries,
-          detail: result.reason,
-          attempts: deliveryCount,
-          firstFailure: result.firstFailedAt,
-          lastFailure: result.lastFailedAt,
-        });
+      case 'server-unavailable':
+        deps.gates.smtp.reportDown(result.reason);
+        return waitForDependency(message, deps.gates.smtp.name, result.reason);
+      case 'interrupted':
+        message.nak();
+        return { outcome: OUTCOMES.interrupted };
+      case 'dead-letter': {
+        const { delivery } = result;
+        if (delivery.deadLetteredAt) {
+          // The DLQ holds this event already (a re-publish, or a redelivery before our term).
+          message.term('already dead-lettered');
+          return { outcome: OUTCOMES.deadLettered, reason: 'already-dead-lettered' };
+        }
+        const now = new Date();
+        return deadLetter(
+          message,
+          {
+            reason: result.permanent ? DLQ_REASONS.smtpRejected : DLQ_REASONS.maxDeliveries,
+            detail: safeOneLine(delivery.lastError ?? 'no detail recorded'),
+            attempts: delivery.failedAttempts,
+            firstFailure: delivery.firstFailedAt ?? now,
+            lastFailure: delivery.lastFailedAt ?? now,
+          },
+          eventId,
+        );
+      }
     }
   }
 
-  return async function handleUserCreated(message) {
-    const deliveryCount = message.info.deliveryCount;
-    if (deliveryCount > 1) deps.metrics.recordRedelivery();
-    try {
-      if (message.data.byteLength > deps.maxEventBytes) {
-        return await deadLetter(
+  return async function handleUserCreated(message, signal) {
+    if (message.info.deliveryCount > 1) deps.metrics.recordRedelivery();
+    if (message.data.byteLength > deps.maxEventBytes) {
+      return deadLetter(
+        message,
+        letterFailingNow(
           message,
-          letterFailingNow(
-            message,
-            DLQ_REASONS.tooLarge,
-            `body of ${message.data.byteLength} bytes exceeds ${deps.maxEventBytes}`,
-          ),
-        );
-      }
-      const decoded = decodeEvent(message.data);
-      if (!decoded.ok) {
-        return await deadLetter(message, letterFailingNow(message, decoded.reason, decoded.detail));
-      }
-      const result = await sendWelcomeEmail(deps, {
-        event: decoded.event,
-        finalAttempt: deliveryCount >= maxDeliver,
-      });
-      if (result.kind === 'sent') {
-        deps.metrics.recordSignupToEmail(
-          (result.acceptedAt.getTime() - Date.parse(decoded.event.time)) / 1000,
-        );
-      }
-      return await settle(message, result);
-    } catch (error) {
-      // The ledger or the DLQ is unreachable: nothing was decided, so try again later.
-      const delayMs = delayAfter(deliveryCount);
-      deps.logger.error(
-        {
-          err: oneLine(error),
-          streamSequence: message.info.streamSequence,
-          deliveryCount,
-          delayMs,
-        },
-        deliveryCount >= maxDeliver
-          ? 'message could not be processed on its last delivery; it needs a manual look'
-          : 'message could not be processed; will retry',
+          DLQ_REASONS.tooLarge,
+          `body of ${message.data.byteLength} bytes exceeds ${deps.maxEventBytes}`,
+        ),
       );
-      message.nak(delayMs);
-      return { outcome: OUTCOMES.retried, delayMs, reason: oneLine(error) };
     }
+    const decoded = decodeEvent(message.data);
+    if (!decoded.ok) {
+      return deadLetter(message, letterFailingNow(message, decoded.reason, decoded.detail));
+    }
+    let result: WelcomeEmailResult;
+    try {
+      result = await sendWelcomeEmail(
+        { ...deps, attemptBudget },
+        {
+          event: decoded.event,
+          replay: message.headers?.has(REPLAYED_FROM_HEADER) ?? false,
+          signal,
+        },
+      );
+    } catch (error) {
+      // The ledger is unreachable: nothing was decided and nothing is spent; try again later.
+      deps.gates.postgres.reportDown(oneLine(error));
+      return waitForDependency(message, deps.gates.postgres.name, oneLine(error));
+    }
+    if (result.kind === 'sent') {
+      deps.metrics.recordSignupToEmail(
+        (result.acceptedAt.getTime() - Date.parse(decoded.event.time)) / 1000,
+      );
+    }
+    return settle(message, decoded.event.id, result);
   };
 }

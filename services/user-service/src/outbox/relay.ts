@@ -36,6 +36,11 @@ export interface OutboxRelayOptions {
   retryMaxDelayMs: number;
   /** Published events are deleted after this long. */
   retentionSeconds: number;
+  /**
+   * Called when a publish found no stream for its subject (someone deleted USERS): the events
+   * stay in the outbox, and this may recreate the stream.
+   */
+  onStreamMissing: () => void;
 }
 
 const PRUNE_INTERVAL_MS = 60_000;
@@ -44,6 +49,15 @@ const FIRST_RETRY_DELAY_MS = 100;
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * A publish no stream answered: nothing listens on a subject no stream holds, which nats.js
+ * reports as JetStream not being enabled (a "no responders" reply).
+ */
+function isStreamMissing(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
+  return /JetStreamNotEnabled|NoResponders|no responders|StreamNotFound/i.test(text);
 }
 
 /**
@@ -95,6 +109,9 @@ export class OutboxRelay {
         await this.#wake.sleep(this.#options.pollIntervalMs);
       } catch (error) {
         failures += 1;
+        if (isStreamMissing(error instanceof Error && error.cause ? error.cause : error)) {
+          this.#options.onStreamMissing();
+        }
         const delay = this.#retryDelay(failures);
         logger.warn({ err: error, failures, retryInMs: delay }, 'outbox relay failed, backing off');
         await this.#wake.sleep(delay);

@@ -1,0 +1,315 @@
+/**
+ * The failure model (README "Failures"): nothing lost, nothing twice, however long a dependency
+ * is down. Real PostgreSQL, nats-server and SMTP servers; each outage is taken from this service
+ * alone (its own SMTP sink, a TCP proxy in front of the shared PostgreSQL).
+ */
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { encodeEvent, STREAMS } from '@signup-flow/events';
+import { waitUntil } from '@signup-flow/local-stack';
+import { ensureStream } from '@signup-flow/nats';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { onTestFileEnd } from '../../../test/support/harness.js';
+import { SmtpSink } from '../../../test/support/smtp-sink.js';
+import { TcpProxy } from '../../../test/support/tcp-proxy.js';
+import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
+import { DLQ_HEADERS, DLQ_REASONS, dlqStreamConfig } from '../src/messaging/dead-letters.js';
+import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/provisioning.js';
+import {
+  deadLetters,
+  ledgerEntry,
+  metricValue,
+  newUserCreatedEvent,
+  publishEvent,
+  publishRaw,
+  type Stack,
+  startInProcess,
+  startProcess,
+  startStack,
+  waitForDeadLetters,
+  waitUntilConsumerIdle,
+  waitUntilSent,
+} from './support.js';
+
+/** Two attempts, 300 ms apart: any outage in these tests lasts many times the whole budget. */
+const TINY_BUDGET = { RETRY_BACKOFF_MS: '300,300' };
+/** Longer than the tiny budget's whole schedule, several times over. */
+const OUTAGE_MS = 4_000;
+
+async function readiness(port: number): Promise<Record<string, string>> {
+  const body = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as {
+    dependencies: Record<string, string>;
+  };
+  return body.dependencies;
+}
+
+async function ownSink(): Promise<SmtpSink> {
+  const sink = await SmtpSink.start();
+  onTestFileEnd(() => sink.stop());
+  return sink;
+}
+
+describe('failure model', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack();
+  });
+
+  it('when the mail server is down for far longer than the attempt budget, then no attempt is spent, nothing is dead-lettered, and each email goes out once when it returns', async () => {
+    const sink = await ownSink();
+    const service = await startInProcess(stack, { ...TINY_BUDGET, SMTP_URL: sink.url });
+    const port = service.http.port;
+    await sink.goDown();
+    const events = Array.from({ length: 5 }, () => newUserCreatedEvent());
+    for (const event of events) await publishEvent(stack, event);
+
+    await waitUntil('the consumer to pause for SMTP', async () => {
+      return (await readiness(port)).smtp === 'down';
+    });
+    expect(await metricValue(port, 'signupflow_dependency_up', 'dependency="smtp"')).toBe(0);
+    await sleep(OUTAGE_MS);
+    const during = await Promise.all(events.map((event) => ledgerEntry(stack, event.id)));
+    expect(during.every((row) => row === undefined || row.failedAttempts === 0)).toBe(true);
+    expect(await deadLetters(stack)).toHaveLength(0);
+
+    await sink.comeBack();
+    await waitUntilSent(
+      stack,
+      events.map((event) => event.id),
+    );
+
+    for (const event of events) {
+      expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
+      expect(await ledgerEntry(stack, event.id)).toMatchObject({
+        status: 'sent',
+        failedAttempts: 0,
+      });
+    }
+    expect(await deadLetters(stack)).toHaveLength(0);
+    expect((await readiness(port)).smtp).toBe('up');
+    expect(await metricValue(port, 'signupflow_dependency_up', 'dependency="smtp"')).toBe(1);
+    const log = await readFile(service.logFile, 'utf8');
+    expect(log).toContain('smtp is unavailable: pausing the consumer');
+    expect(log).toContain('smtp answers again: resuming the consumer');
+    await service.stop(1_000);
+  });
+
+  it('when the server answers 421 (service not available), then it counts as an outage, not as an attempt', async () => {
+    const sink = await ownSink();
+    const service = await startInProcess(stack, { ...TINY_BUDGET, SMTP_URL: sink.url });
+    const event = newUserCreatedEvent();
+    let refusals = 0;
+    sink.behaviour = () =>
+      ++refusals <= 4 ? { kind: 'reject', code: 421, message: 'closing' } : { kind: 'accept' };
+
+    await publishEvent(stack, event);
+    await waitUntilSent(stack, [event.id]);
+
+    expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({ attempts: 5, failedAttempts: 0 });
+    expect(await deadLetters(stack)).toHaveLength(0);
+    await service.stop(1_000);
+  });
+
+  it("when the ledger's database is unreachable for longer than the budget, then the message is neither emailed, nor dead-lettered, nor lost, and is emailed once when it returns", async () => {
+    const target = new URL(stack.databaseUrl);
+    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
+    onTestFileEnd(() => proxy.stop());
+    const sink = await ownSink();
+    const service = await startInProcess(stack, {
+      ...TINY_BUDGET,
+      SMTP_URL: sink.url,
+      DATABASE_URL: proxy.rewrite(stack.databaseUrl),
+    });
+    const port = service.http.port;
+    await proxy.cut();
+    const event = newUserCreatedEvent();
+
+    await publishEvent(stack, event);
+    await waitUntil('the consumer to pause for PostgreSQL', async () => {
+      return (await metricValue(port, 'signupflow_dependency_up', 'dependency="postgres"')) === 0;
+    });
+    await sleep(OUTAGE_MS);
+    expect(sink.received).toHaveLength(0);
+    expect(await deadLetters(stack)).toHaveLength(0);
+    const held = await stack.jsm.consumers.info(STREAMS.users, WELCOME_EMAIL_CONSUMER);
+    expect(held.num_pending + held.num_ack_pending).toBeGreaterThan(0);
+
+    await proxy.restore();
+    await waitUntilSent(stack, [event.id]);
+    await waitUntilConsumerIdle(stack);
+
+    expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({ failedAttempts: 0 });
+    expect(await deadLetters(stack)).toHaveLength(0);
+    await service.stop(1_000);
+  });
+
+  it('when the DLQ stream is gone as a message is refused for good, then the message is kept and dead-lettered once the stream exists again', async () => {
+    const sink = await ownSink();
+    // Provisioning off: nothing recreates the DLQ, so the message must wait for it.
+    await (await startInProcess(stack)).stop(1_000);
+    await stack.jsm.streams.delete(STREAMS.deadLetters);
+    const service = await startInProcess(stack, {
+      ...TINY_BUDGET,
+      SMTP_URL: sink.url,
+      NATS_PROVISION: 'false',
+    });
+    const event = newUserCreatedEvent();
+    sink.behaviour = () => ({ kind: 'reject', code: 550, message: 'no such user' });
+
+    await publishEvent(stack, event);
+    await waitUntil('the ledger to record the refusal', async () => {
+      return (await ledgerEntry(stack, event.id))?.status === 'failed';
+    });
+    await sleep(OUTAGE_MS);
+    const waiting = await stack.jsm.consumers.info(STREAMS.users, WELCOME_EMAIL_CONSUMER);
+    expect(waiting.num_pending + waiting.num_ack_pending).toBeGreaterThan(0);
+
+    await ensureStream(stack.jsm, dlqStreamConfig({ replicas: 1, maxAgeMs: 3_600_000 }));
+    const [letter] = await waitForDeadLetters(stack, 1);
+    await waitUntilConsumerIdle(stack);
+
+    expect(letter?.header.get(DLQ_HEADERS.originalMsgId)).toBe(event.id);
+    expect(letter?.header.get(DLQ_HEADERS.reason)).toBe(DLQ_REASONS.smtpRejected);
+    expect(await deadLetters(stack)).toHaveLength(1);
+    expect(sink.attempts).toHaveLength(1);
+    expect((await ledgerEntry(stack, event.id))?.deadLetteredAt).toBeInstanceOf(Date);
+    await service.stop(1_000);
+    await stack.jsm.streams.purge(STREAMS.deadLetters);
+  });
+
+  it('when the server queues the message and answers 250 only after SMTP_TIMEOUT_MS and the claim lease, then one copy is sent, and a re-publish meanwhile sends nothing', async () => {
+    const sink = await ownSink();
+    const service = await startInProcess(stack, {
+      SMTP_URL: sink.url,
+      SMTP_TIMEOUT_MS: '1000',
+      CLAIM_LEASE_MS: '1500',
+    });
+    const event = newUserCreatedEvent();
+    sink.behaviour = () => ({ kind: 'accept-late', afterMs: 5_000 });
+
+    await publishEvent(stack, event);
+    await waitUntil('the server to queue the message', async () => sink.received.length === 1);
+    // The same event again (a re-publish past the stream's duplicate window) while the 250 is due.
+    await publishRaw(stack, encodeEvent(event), `${event.id}-again`);
+    await waitUntilSent(stack, [event.id]);
+    await waitUntilConsumerIdle(stack);
+
+    expect(sink.attempts).toHaveLength(1);
+    expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'sent', attempts: 1 });
+    await service.stop(1_000);
+  });
+
+  it('when a message outlives its processing deadline, then its send is stopped, one attempt is spent, and it is retried', async () => {
+    const sink = await ownSink();
+    const service = await startInProcess(stack, {
+      SMTP_URL: sink.url,
+      MESSAGE_DEADLINE_MS: '1500',
+    });
+    const event = newUserCreatedEvent();
+    sink.behaviour = () =>
+      sink.attempts.length === 1
+        ? { kind: 'stall', release: new Promise(() => undefined) }
+        : { kind: 'accept' };
+
+    await publishEvent(stack, event);
+    await waitUntilSent(stack, [event.id]);
+
+    expect(sink.attempts).toHaveLength(2);
+    expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({ attempts: 2, failedAttempts: 1 });
+    await service.stop(1_000);
+  });
+
+  it('when someone deletes the durable consumer while the service runs, then it is recreated and the next email goes out, none twice', async () => {
+    const service = await startInProcess(stack);
+    const before = newUserCreatedEvent();
+    await publishEvent(stack, before);
+    await waitUntilSent(stack, [before.id]);
+
+    await stack.jsm.consumers.delete(STREAMS.users, WELCOME_EMAIL_CONSUMER);
+    const after = newUserCreatedEvent();
+    await publishEvent(stack, after);
+    await waitUntilSent(stack, [after.id]);
+    await waitUntilConsumerIdle(stack);
+
+    expect(stack.sink.withMessageId(welcomeMessageId(before.id))).toHaveLength(1);
+    expect(stack.sink.withMessageId(welcomeMessageId(after.id))).toHaveLength(1);
+    expect(await readFile(service.logFile, 'utf8')).toContain('is missing: recreating it');
+    await service.stop(1_000);
+  });
+
+  it('when the consumer is deleted and NATS_PROVISION=false, then readiness turns 503 and the log names what is missing', async () => {
+    const service = await startProcess(stack, { NATS_PROVISION: 'false' });
+
+    await stack.jsm.consumers.delete(STREAMS.users, WELCOME_EMAIL_CONSUMER);
+    // Ends the pull in progress at once, so the service looks the consumer up again.
+    await waitUntil('readiness to fail', async () => {
+      const response = await fetch(`http://127.0.0.1:${service.port}/readyz`);
+      return response.status === 503;
+    });
+
+    expect((await readiness(service.port)).consumer).toBe('down');
+    expect(await readFile(service.logFile, 'utf8')).toContain(
+      `consumer ${WELCOME_EMAIL_CONSUMER} on USERS is missing and NATS_PROVISION=false`,
+    );
+    await service.process.stop();
+    // Leave the consumer as the other tests expect it.
+    await (await startInProcess(stack)).stop(1_000);
+  });
+
+  it('when SIGTERM cuts off a send that outlasts the grace period, then the claim is released first and another replica sends the email within seconds, once', async () => {
+    const sink = await ownSink();
+    const env = { SMTP_URL: sink.url, CLAIM_LEASE_MS: '60000', SHUTDOWN_TIMEOUT_MS: '6000' };
+    const first = await startProcess(stack, env);
+    const event = newUserCreatedEvent();
+    sink.behaviour = () =>
+      sink.attempts.length === 1
+        ? { kind: 'stall', release: new Promise(() => undefined) }
+        : { kind: 'accept' };
+    await publishEvent(stack, event);
+    await waitUntil('the send to start', async () => sink.attempts.length === 1);
+    const second = await startProcess(stack, env);
+
+    await first.process.stop();
+    expect(await first.process.exited()).toBe(0);
+    // A 60 s lease: only a released claim lets the second replica send within this wait.
+    await waitUntilSent(stack, [event.id], 20_000);
+
+    expect(await readFile(first.logFile, 'utf8')).toContain('handing them to another replica');
+    expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({ attempts: 2, failedAttempts: 0 });
+    await second.process.stop();
+  });
+
+  it('when every attempt fails transiently, then the waits between them are RETRY_BACKOFF_MS as documented', async () => {
+    const sink = await ownSink();
+    const service = await startInProcess(stack, {
+      SMTP_URL: sink.url,
+      RETRY_BACKOFF_MS: '1000,4000,4000',
+    });
+    const event = newUserCreatedEvent();
+    sink.behaviour = () => ({ kind: 'reject', code: 451, message: 'mailbox busy' });
+
+    await publishEvent(stack, event);
+    await waitForDeadLetters(stack, (await deadLetters(stack)).length + 1);
+
+    const at = sink.attempts.map((attempt) => attempt.at.getTime());
+    const gaps = at.slice(1).map((time, index) => time - (at[index] ?? 0));
+    expect(gaps).toHaveLength(2);
+    // The server redelivers a nak'd message after exactly its delay; the slack is this machine's.
+    expect(gaps[0]).toBeGreaterThanOrEqual(1000);
+    expect(gaps[0]).toBeLessThan(3000);
+    expect(gaps[1]).toBeGreaterThanOrEqual(4000);
+    expect(gaps[1]).toBeLessThan(6000);
+    expect(await ledgerEntry(stack, event.id)).toMatchObject({
+      status: 'failed',
+      failedAttempts: 3,
+    });
+    await service.stop(1_000);
+    await stack.jsm.streams.purge(STREAMS.deadLetters);
+  });
+});
