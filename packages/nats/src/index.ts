@@ -1,3 +1,8 @@
 export { type NatsEnv, type NatsSettings, natsEnvShape, natsSettingsFromEnv } from './config.js';
 export { type NatsLink, type NatsLinkOptions, openNatsLink } from './link.js';
-export { ensureStream, type UsersStreamOptions, usersStreamConfig } from './streams.js';
+export {
+  ensureStream,
+  isNoStreamForSubject,
+  type UsersStreamOptions,
+  usersStreamConfig,
+} from './streams.js';

@@ -38,6 +38,16 @@ export function usersStreamConfig(options: UsersStreamOptions): StreamConfig {
   } as StreamConfig;
 }
 
+/**
+ * True for a JetStream publish that no stream took: nothing answers on a subject no stream holds,
+ * which nats.js reports as JetStream not being enabled (a "no responders" reply). Both services
+ * recreate the stream they own on it (USERS, DLQ).
+ */
+export function isNoStreamForSubject(error: unknown): boolean {
+  const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
+  return /JetStreamNotEnabled|NoResponders|no responders|StreamNotFound/i.test(text);
+}
+
 function isStreamNotFound(error: unknown): boolean {
   return error instanceof Error && error.name === 'StreamNotFoundError';
 }

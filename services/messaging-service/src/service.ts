@@ -1,7 +1,7 @@
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { STREAMS } from '@signup-flow/events';
 import { createNatsTracing } from '@signup-flow/instrumentation-nats';
-import { type NatsSettings, openNatsLink } from '@signup-flow/nats';
+import { isNoStreamForSubject, type NatsSettings, openNatsLink } from '@signup-flow/nats';
 import { createDatabase, isReachable, migrateDatabase } from '@signup-flow/postgres';
 import {
   createMetricsRegistry,
@@ -18,7 +18,6 @@ import { ConsumeLoop } from './messaging/consume-loop.js';
 import { DeadLetterPublisher } from './messaging/dead-letters.js';
 import { DependencyGate } from './messaging/dependency-gate.js';
 import {
-  isNoStream,
   type ProvisionOptions,
   provisionMessaging,
   WELCOME_EMAIL_CONSUMER,
@@ -154,7 +153,7 @@ export async function startMessagingService(
       deadLetters: new DeadLetterPublisher(js, WELCOME_EMAIL_CONSUMER),
       gates,
       onDeadLetterFailure: (error) => {
-        if (isNoStream(error)) void consumerBinding.heal().catch(() => undefined);
+        if (isNoStreamForSubject(error)) void consumerBinding.heal().catch(() => undefined);
       },
       metrics,
       logger,

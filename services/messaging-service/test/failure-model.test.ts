@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeEvent, STREAMS } from '@signup-flow/events';
 import { waitUntil } from '@signup-flow/local-stack';
 import { ensureStream } from '@signup-flow/nats';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { onTestFileEnd } from '../../../test/support/harness.js';
 import { SmtpSink } from '../../../test/support/smtp-sink.js';
 import { TcpProxy } from '../../../test/support/tcp-proxy.js';
@@ -51,14 +51,39 @@ async function ownSink(): Promise<SmtpSink> {
 
 describe('failure model', () => {
   let stack: Stack;
+  /** Services this test started: stopped after it even when it fails, so none takes the next test's messages. */
+  const running: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
     stack = await startStack();
   });
+  afterEach(async () => {
+    for (const stop of running.splice(0)) await stop();
+  });
+
+  const once = (stop: () => Promise<void>) => {
+    let stopping: Promise<void> | undefined;
+    return () => {
+      stopping ??= stop().catch(() => undefined);
+      return stopping;
+    };
+  };
+  async function inProcess(overrides: Record<string, string> = {}) {
+    const service = await startInProcess(stack, overrides);
+    const stop = once(() => service.stop(1_000));
+    running.push(stop);
+    return { ...service, stop };
+  }
+  async function asProcess(overrides: Record<string, string> = {}) {
+    const service = await startProcess(stack, overrides);
+    const stop = once(() => service.process.stop());
+    running.push(stop);
+    return { ...service, stop };
+  }
 
   it('when the mail server is down for far longer than the attempt budget, then no attempt is spent, nothing is dead-lettered, and each email goes out once when it returns', async () => {
     const sink = await ownSink();
-    const service = await startInProcess(stack, { ...TINY_BUDGET, SMTP_URL: sink.url });
+    const service = await inProcess({ ...TINY_BUDGET, SMTP_URL: sink.url });
     const port = service.http.port;
     await sink.goDown();
     const events = Array.from({ length: 5 }, () => newUserCreatedEvent());
@@ -92,12 +117,12 @@ describe('failure model', () => {
     const log = await readFile(service.logFile, 'utf8');
     expect(log).toContain('smtp is unavailable: pausing the consumer');
     expect(log).toContain('smtp answers again: resuming the consumer');
-    await service.stop(1_000);
+    await service.stop();
   });
 
   it('when the server answers 421 (service not available), then it counts as an outage, not as an attempt', async () => {
     const sink = await ownSink();
-    const service = await startInProcess(stack, { ...TINY_BUDGET, SMTP_URL: sink.url });
+    const service = await inProcess({ ...TINY_BUDGET, SMTP_URL: sink.url });
     const event = newUserCreatedEvent();
     let refusals = 0;
     sink.behaviour = () =>
@@ -109,7 +134,7 @@ describe('failure model', () => {
     expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
     expect(await ledgerEntry(stack, event.id)).toMatchObject({ attempts: 5, failedAttempts: 0 });
     expect(await deadLetters(stack)).toHaveLength(0);
-    await service.stop(1_000);
+    await service.stop();
   });
 
   it("when the ledger's database is unreachable for longer than the budget, then the message is neither emailed, nor dead-lettered, nor lost, and is emailed once when it returns", async () => {
@@ -117,7 +142,7 @@ describe('failure model', () => {
     const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
     onTestFileEnd(() => proxy.stop());
     const sink = await ownSink();
-    const service = await startInProcess(stack, {
+    const service = await inProcess({
       ...TINY_BUDGET,
       SMTP_URL: sink.url,
       DATABASE_URL: proxy.rewrite(stack.databaseUrl),
@@ -143,15 +168,42 @@ describe('failure model', () => {
     expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
     expect(await ledgerEntry(stack, event.id)).toMatchObject({ failedAttempts: 0 });
     expect(await deadLetters(stack)).toHaveLength(0);
-    await service.stop(1_000);
+    await service.stop();
+  });
+
+  it("when PostgreSQL stops answering right after the server's 250, then the ledger write waits for it and no second email is sent", async () => {
+    const target = new URL(stack.databaseUrl);
+    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
+    onTestFileEnd(() => proxy.stop());
+    const sink = await ownSink();
+    const service = await inProcess({
+      SMTP_URL: sink.url,
+      DATABASE_URL: proxy.rewrite(stack.databaseUrl),
+      CLAIM_LEASE_MS: '1500',
+    });
+    const event = newUserCreatedEvent();
+    sink.behaviour = () => ({ kind: 'accept-late', afterMs: 1_000 });
+
+    await publishEvent(stack, event);
+    await waitUntil('the server to queue the message', async () => sink.received.length === 1);
+    await proxy.cut();
+    // Past the 250 and past the claim's lease, with the ledger away.
+    await sleep(OUTAGE_MS);
+    await proxy.restore();
+    await waitUntilSent(stack, [event.id]);
+    await waitUntilConsumerIdle(stack);
+
+    expect(sink.attempts).toHaveLength(1);
+    expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
+    await service.stop();
   });
 
   it('when the DLQ stream is gone as a message is refused for good, then the message is kept and dead-lettered once the stream exists again', async () => {
     const sink = await ownSink();
     // Provisioning off: nothing recreates the DLQ, so the message must wait for it.
-    await (await startInProcess(stack)).stop(1_000);
+    await (await inProcess()).stop();
     await stack.jsm.streams.delete(STREAMS.deadLetters);
-    const service = await startInProcess(stack, {
+    const service = await inProcess({
       ...TINY_BUDGET,
       SMTP_URL: sink.url,
       NATS_PROVISION: 'false',
@@ -176,13 +228,30 @@ describe('failure model', () => {
     expect(await deadLetters(stack)).toHaveLength(1);
     expect(sink.attempts).toHaveLength(1);
     expect((await ledgerEntry(stack, event.id))?.deadLetteredAt).toBeInstanceOf(Date);
-    await service.stop(1_000);
+    await service.stop();
+    await stack.jsm.streams.purge(STREAMS.deadLetters);
+  });
+
+  it('when someone deletes the DLQ stream while the service runs, then it is recreated when a dead letter needs it', async () => {
+    const sink = await ownSink();
+    const service = await inProcess({ SMTP_URL: sink.url });
+    await stack.jsm.streams.delete(STREAMS.deadLetters);
+    const event = newUserCreatedEvent();
+    sink.behaviour = () => ({ kind: 'reject', code: 550, message: 'no such user' });
+
+    await publishEvent(stack, event);
+    const [letter] = await waitForDeadLetters(stack, 1);
+    await waitUntilConsumerIdle(stack);
+
+    expect(letter?.header.get(DLQ_HEADERS.originalMsgId)).toBe(event.id);
+    expect(sink.attempts).toHaveLength(1);
+    await service.stop();
     await stack.jsm.streams.purge(STREAMS.deadLetters);
   });
 
   it('when the server queues the message and answers 250 only after SMTP_TIMEOUT_MS and the claim lease, then one copy is sent, and a re-publish meanwhile sends nothing', async () => {
     const sink = await ownSink();
-    const service = await startInProcess(stack, {
+    const service = await inProcess({
       SMTP_URL: sink.url,
       SMTP_TIMEOUT_MS: '1000',
       CLAIM_LEASE_MS: '1500',
@@ -200,12 +269,12 @@ describe('failure model', () => {
     expect(sink.attempts).toHaveLength(1);
     expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
     expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'sent', attempts: 1 });
-    await service.stop(1_000);
+    await service.stop();
   });
 
   it('when a message outlives its processing deadline, then its send is stopped, one attempt is spent, and it is retried', async () => {
     const sink = await ownSink();
-    const service = await startInProcess(stack, {
+    const service = await inProcess({
       SMTP_URL: sink.url,
       MESSAGE_DEADLINE_MS: '1500',
     });
@@ -221,11 +290,11 @@ describe('failure model', () => {
     expect(sink.attempts).toHaveLength(2);
     expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
     expect(await ledgerEntry(stack, event.id)).toMatchObject({ attempts: 2, failedAttempts: 1 });
-    await service.stop(1_000);
+    await service.stop();
   });
 
   it('when someone deletes the durable consumer while the service runs, then it is recreated and the next email goes out, none twice', async () => {
-    const service = await startInProcess(stack);
+    const service = await inProcess();
     const before = newUserCreatedEvent();
     await publishEvent(stack, before);
     await waitUntilSent(stack, [before.id]);
@@ -239,11 +308,11 @@ describe('failure model', () => {
     expect(stack.sink.withMessageId(welcomeMessageId(before.id))).toHaveLength(1);
     expect(stack.sink.withMessageId(welcomeMessageId(after.id))).toHaveLength(1);
     expect(await readFile(service.logFile, 'utf8')).toContain('is missing: recreating it');
-    await service.stop(1_000);
+    await service.stop();
   });
 
   it('when the consumer is deleted and NATS_PROVISION=false, then readiness turns 503 and the log names what is missing', async () => {
-    const service = await startProcess(stack, { NATS_PROVISION: 'false' });
+    const service = await asProcess({ NATS_PROVISION: 'false' });
 
     await stack.jsm.consumers.delete(STREAMS.users, WELCOME_EMAIL_CONSUMER);
     // Ends the pull in progress at once, so the service looks the consumer up again.
@@ -256,15 +325,15 @@ describe('failure model', () => {
     expect(await readFile(service.logFile, 'utf8')).toContain(
       `consumer ${WELCOME_EMAIL_CONSUMER} on USERS is missing and NATS_PROVISION=false`,
     );
-    await service.process.stop();
+    await service.stop();
     // Leave the consumer as the other tests expect it.
-    await (await startInProcess(stack)).stop(1_000);
+    await (await inProcess()).stop();
   });
 
   it('when SIGTERM cuts off a send that outlasts the grace period, then the claim is released first and another replica sends the email within seconds, once', async () => {
     const sink = await ownSink();
     const env = { SMTP_URL: sink.url, CLAIM_LEASE_MS: '60000', SHUTDOWN_TIMEOUT_MS: '6000' };
-    const first = await startProcess(stack, env);
+    const first = await asProcess(env);
     const event = newUserCreatedEvent();
     sink.behaviour = () =>
       sink.attempts.length === 1
@@ -272,7 +341,7 @@ describe('failure model', () => {
         : { kind: 'accept' };
     await publishEvent(stack, event);
     await waitUntil('the send to start', async () => sink.attempts.length === 1);
-    const second = await startProcess(stack, env);
+    const second = await asProcess(env);
 
     await first.process.stop();
     expect(await first.process.exited()).toBe(0);
@@ -282,12 +351,12 @@ describe('failure model', () => {
     expect(await readFile(first.logFile, 'utf8')).toContain('handing them to another replica');
     expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
     expect(await ledgerEntry(stack, event.id)).toMatchObject({ attempts: 2, failedAttempts: 0 });
-    await second.process.stop();
+    await second.stop();
   });
 
   it('when every attempt fails transiently, then the waits between them are RETRY_BACKOFF_MS as documented', async () => {
     const sink = await ownSink();
-    const service = await startInProcess(stack, {
+    const service = await inProcess({
       SMTP_URL: sink.url,
       RETRY_BACKOFF_MS: '1000,4000,4000',
     });
@@ -309,7 +378,7 @@ describe('failure model', () => {
       status: 'failed',
       failedAttempts: 3,
     });
-    await service.stop(1_000);
+    await service.stop();
     await stack.jsm.streams.purge(STREAMS.deadLetters);
   });
 });

@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { UserCreatedEvent } from '@signup-flow/events';
-import type { Delivery, DeliveryLedger } from '../data/delivery-ledger.js';
+import type { Claim, Delivery, DeliveryLedger } from '../data/delivery-ledger.js';
 import { type Mailer, SEND_FAILURES } from '../mail/smtp-mailer.js';
 import { renderWelcomeEmail } from '../mail/welcome-email.js';
 import { holdLease, LEASE_LOSSES, LeaseLostError } from './claim-lease.js';
@@ -74,6 +75,25 @@ export function welcomeMessageId(eventId: string): string {
   return `<${eventId}@signup-flow>`;
 }
 
+/**
+ * Writes `sent`, retrying while the ledger is unreachable (a PostgreSQL restart or failover) for
+ * as long as the message may still be processed: giving up here is what would send a second copy.
+ */
+async function recordSent(
+  ledger: WelcomeEmailLedger,
+  claim: Claim,
+  signal: AbortSignal,
+): Promise<{ held: boolean }> {
+  for (let delayMs = 100; ; delayMs = Math.min(delayMs * 2, 2_000)) {
+    try {
+      return await ledger.markSent(claim);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      await sleep(delayMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+}
+
 function isPermanentFailure(delivery: Delivery, budget: number): boolean {
   return delivery.failedAttempts < budget;
 }
@@ -125,8 +145,9 @@ export async function sendWelcomeEmail(
 
   if (result.ok) {
     // Nothing may come between the SMTP acceptance and this write: it is the duplicate window.
-    const { held } = await deps.ledger.markSent(claim);
-    return { kind: 'sent', acceptedAt: new Date(), overlapped: !held };
+    const acceptedAt = new Date();
+    const { held } = await recordSent(deps.ledger, claim, request.signal);
+    return { kind: 'sent', acceptedAt, overlapped: !held };
   }
 
   let failure = result.failure;

@@ -46,14 +46,6 @@ function isNotFound(error: unknown): boolean {
   return error instanceof Error && /NotFound/.test(error.name);
 }
 
-/** A JetStream publish that found no stream for its subject (the DLQ stream was deleted). */
-export function isNoStream(error: unknown): boolean {
-  return (
-    error instanceof Error &&
-    (/NotFound|NoResponders/.test(error.name) || /no responders|503/i.test(error.message))
-  );
-}
-
 /** Creates the durable consumer, or updates it to `config` if it exists; safe from every replica. */
 export async function ensureConsumer(
   manager: JetStreamManager,

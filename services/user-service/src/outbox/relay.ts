@@ -2,7 +2,7 @@ import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { CLOUDEVENTS_CONTENT_TYPE, HEADERS, STREAMS } from '@signup-flow/events';
 import { type NatsTracing, restoreTraceContext } from '@signup-flow/instrumentation-nats';
-import type { NatsLink } from '@signup-flow/nats';
+import { isNoStreamForSubject, type NatsLink } from '@signup-flow/nats';
 import type { Logger } from '@signup-flow/service-runtime';
 import type { Knex } from 'knex';
 import pg from 'pg';
@@ -49,15 +49,6 @@ const FIRST_RETRY_DELAY_MS = 100;
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-/**
- * A publish no stream answered: nothing listens on a subject no stream holds, which nats.js
- * reports as JetStream not being enabled (a "no responders" reply).
- */
-function isStreamMissing(error: unknown): boolean {
-  const text = error instanceof Error ? `${error.name} ${error.message}` : String(error);
-  return /JetStreamNotEnabled|NoResponders|no responders|StreamNotFound/i.test(text);
 }
 
 /**
@@ -109,7 +100,7 @@ export class OutboxRelay {
         await this.#wake.sleep(this.#options.pollIntervalMs);
       } catch (error) {
         failures += 1;
-        if (isStreamMissing(error instanceof Error && error.cause ? error.cause : error)) {
+        if (isNoStreamForSubject(error instanceof Error && error.cause ? error.cause : error)) {
           this.#options.onStreamMissing();
         }
         const delay = this.#retryDelay(failures);
