@@ -263,8 +263,9 @@ describe('POST /v1/users', () => {
     },
   );
 
-  it('when 20 signups race with one email (differing in case), then exactly one wins and 19 get 409', async () => {
+  it('when 20 signups race with one email (differing in case), then exactly one wins and 19 get 409, with one user and one event in all', async () => {
     const email = uniqueEmail('race');
+    const before = await counts();
     const responses = await Promise.all(
       Array.from({ length: 20 }, (_, index) =>
         signUpRequest(api.baseUrl, { ...VALID, email: index % 2 ? email.toUpperCase() : email }),
@@ -282,6 +283,20 @@ describe('POST /v1/users', () => {
     expect(stored).toHaveLength(1);
     const events = await db('outbox').where({ aggregate_id: stored[0].id });
     expect(events).toHaveLength(1);
+    // Every outbox row, not only the winner's: a loser's event written outside its transaction
+    // would be a stray welcome email.
+    expect(await counts()).toEqual({ users: before.users + 1, events: before.events + 1 });
+  });
+
+  it('when an email is already registered, then the 409 writes no user and no event', async () => {
+    const email = uniqueEmail('taken');
+    expect((await signUpRequest(api.baseUrl, { ...VALID, email })).status).toBe(201);
+    const before = await counts();
+
+    const again = await signUpRequest(api.baseUrl, { ...VALID, email: email.toUpperCase() });
+
+    expect(again.status).toBe(409);
+    expect(await counts()).toEqual(before);
   });
 
   it('never logs the password or the email', async () => {

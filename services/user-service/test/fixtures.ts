@@ -19,7 +19,7 @@ import { createApp } from '../src/app.js';
 import { MIGRATIONS } from '../src/data/migrations.js';
 import { createPasswordHasher } from '../src/domain/password-hasher.js';
 import { createTokenIssuer } from '../src/domain/token-issuer.js';
-import { createOutboxMetrics } from '../src/outbox/metrics.js';
+import { createOutboxMetrics, type OutboxMetrics } from '../src/outbox/metrics.js';
 import { OutboxRelay } from '../src/outbox/relay.js';
 
 export const TEST_JWT_SECRET = 'a-test-only-secret-of-at-least-32-characters';
@@ -80,8 +80,17 @@ export async function startApi(db: Knex): Promise<InProcessService> {
   return { baseUrl: `http://127.0.0.1:${server.port}`, server, logLines: lines };
 }
 
+export interface RelayOptions {
+  /** The fallback poll; set it far beyond a test's deadline to see NOTIFY wake the relay. @default 200 */
+  pollIntervalMs?: number;
+  /** @default 1000 */
+  publishTimeoutMs?: number;
+}
+
 export interface RelayHandle {
   relay: OutboxRelay;
+  /** The relay's own counters: what it published and what failed, whatever the stream dropped. */
+  metrics: OutboxMetrics;
   link: NatsLink;
   stop(): Promise<void>;
 }
@@ -90,6 +99,7 @@ export interface RelayHandle {
 export async function startRelay(
   database: MigratedDatabase,
   natsUrl: string,
+  options: RelayOptions = {},
 ): Promise<RelayHandle> {
   const { logger } = capturingLogger();
   const link = await openNatsLink({
@@ -98,16 +108,17 @@ export async function startRelay(
     logger,
     reconnectTimeWaitMs: 100,
   });
+  const metrics = createOutboxMetrics(createMetricsRegistry(), database.db);
   const relay = new OutboxRelay({
     db: database.db,
     databaseUrl: database.url,
     nats: link,
     tracing: createNatsTracing(),
     logger,
-    metrics: createOutboxMetrics(createMetricsRegistry(), database.db),
+    metrics,
     batchSize: 20,
-    pollIntervalMs: 200,
-    publishTimeoutMs: 1000,
+    pollIntervalMs: options.pollIntervalMs ?? 200,
+    publishTimeoutMs: options.publishTimeoutMs ?? 1000,
     retryMaxDelayMs: 500,
     retentionSeconds: 3600,
     onStreamMissing: () => undefined,
@@ -121,7 +132,7 @@ export async function startRelay(
     await link.close();
   };
   onTestFileEnd(stop);
-  return { relay, link, stop };
+  return { relay, metrics, link, stop };
 }
 
 export async function createUsersStream(natsUrl: string): Promise<void> {

@@ -1,0 +1,222 @@
+/**
+ * The outbox's guarantees, each checked where JetStream's de-duplication cannot hide a breach:
+ * rows are marked published only after their PubAck, replicas never publish a row twice, unpublished
+ * rows are never pruned, and NOTIFY (not the poll) wakes the relay.
+ */
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { STREAMS } from '@signup-flow/events';
+import { waitUntil } from '@signup-flow/local-stack';
+import type { Counter } from 'prom-client';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { onTestFileEnd, startNatsServer } from '../../../test/support/harness.js';
+import { TcpProxy } from '../../../test/support/tcp-proxy.js';
+import { prunePublished } from '../src/data/outbox-repository.js';
+import {
+  createUsersStream,
+  type InProcessService,
+  type MigratedDatabase,
+  migratedDatabase,
+  type RelayHandle,
+  readUsersStream,
+  signUpRequest,
+  startApi,
+  startRelay,
+} from './fixtures.js';
+
+const PASSWORD = 'correct horse battery';
+
+async function counterValue(counter: Counter): Promise<number> {
+  return (await counter.get()).values.reduce((sum, sample) => sum + sample.value, 0);
+}
+
+describe('outbox guarantees', () => {
+  let nats: Awaited<ReturnType<typeof startNatsServer>>;
+  let database: MigratedDatabase;
+  let api: InProcessService;
+  const relays: RelayHandle[] = [];
+  let signups = 0;
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    await createUsersStream(nats.url);
+  });
+  afterEach(async () => {
+    for (const relay of relays.splice(0)) await relay.stop();
+  });
+
+  async function fresh(): Promise<void> {
+    database = await migratedDatabase();
+    api = await startApi(database.db);
+  }
+
+  async function signUp(count: number): Promise<string[]> {
+    const responses = await Promise.all(
+      Array.from({ length: count }, () =>
+        signUpRequest(api.baseUrl, {
+          email: `guarantee-${++signups}@example.com`,
+          password: PASSWORD,
+          name: 'Guarantee',
+        }),
+      ),
+    );
+    expect(responses.map((response) => response.status)).toEqual(Array(count).fill(201));
+    return Promise.all(responses.map(async (r) => ((await r.json()) as { id: string }).id));
+  }
+
+  async function rows(): Promise<Array<{ event_id: string; published_at: Date | null }>> {
+    return database.db('outbox').select('event_id', 'published_at');
+  }
+
+  async function streamEventIds(): Promise<Set<string>> {
+    return new Set(
+      (await readUsersStream(nats.url)).map((message) => (message.body as { id: string }).id),
+    );
+  }
+
+  async function withUsersStream<T>(change: (config: object) => object, act: () => Promise<T>) {
+    const connection = await connect({ servers: nats.url });
+    const manager = await jetstreamManager(connection);
+    const { config } = await manager.streams.info(STREAMS.users);
+    await manager.streams.update(STREAMS.users, change(config));
+    try {
+      return await act();
+    } finally {
+      await manager.streams.update(STREAMS.users, config);
+      await connection.close();
+    }
+  }
+
+  it('when the stream refuses publishes while the relay is connected, then no row is marked published, and each is published once it accepts', async () => {
+    await fresh();
+    const relay = await startRelay(database, nats.url);
+    relays.push(relay);
+    await signUp(1);
+    await waitUntil('the first row published', async () =>
+      (await rows()).every((row) => row.published_at !== null),
+    );
+    const stored = (await readUsersStream(nats.url)).length;
+
+    await withUsersStream(
+      // Full, and refusing new messages: every publish gets an error instead of a PubAck.
+      (config) => ({ ...config, max_msgs: stored, discard: 'new' }),
+      async () => {
+        await signUp(5);
+        await waitUntil('publish failures', async () => {
+          return (await counterValue(relay.metrics.publishFailures)) >= 5;
+        });
+        expect((await rows()).filter((row) => row.published_at !== null)).toHaveLength(1);
+      },
+    );
+
+    await waitUntil('every row published', async () =>
+      (await rows()).every((row) => row.published_at !== null),
+    );
+    const ids = await streamEventIds();
+    expect((await rows()).every((row) => ids.has(row.event_id))).toBe(true);
+  });
+
+  it('when the connection to NATS goes silent mid-batch (no PubAck comes), then those rows stay unpublished and are published once it answers', async () => {
+    await fresh();
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: nats.port });
+    onTestFileEnd(() => proxy.stop());
+    const relay = await startRelay(database, `nats://127.0.0.1:${proxy.port}`, {
+      publishTimeoutMs: 500,
+    });
+    relays.push(relay);
+    await signUp(3);
+    await waitUntil('the first rows published', async () =>
+      (await rows()).every((row) => row.published_at !== null),
+    );
+
+    proxy.freeze();
+    await signUp(5);
+    await waitUntil('PubAck timeouts', async () => {
+      return (await counterValue(relay.metrics.publishFailures)) >= 5;
+    });
+    const marked = (await rows()).filter((row) => row.published_at !== null);
+    const ids = await streamEventIds();
+
+    expect(marked).toHaveLength(3);
+    expect(marked.every((row) => ids.has(row.event_id))).toBe(true);
+    await proxy.restore();
+    await waitUntil(
+      'every row published',
+      async () => (await rows()).every((row) => row.published_at !== null),
+      30_000,
+    );
+  });
+
+  it('when nats-server stops in the middle of a busy relay, then every row marked published is in the stream', async () => {
+    await fresh();
+    relays.push(await startRelay(database, nats.url));
+    const signing = signUp(100);
+    await waitUntil('some rows published', async () =>
+      (await rows()).some((row) => row.published_at !== null),
+    );
+    await nats.kill();
+    await signing;
+    const marked = (await rows()).filter((row) => row.published_at !== null);
+
+    await nats.start();
+    const ids = await streamEventIds();
+    expect(marked.length).toBeGreaterThan(0);
+    expect(marked.filter((row) => !ids.has(row.event_id))).toEqual([]);
+    await waitUntil(
+      'every row published after the restart',
+      async () => (await rows()).every((row) => row.published_at !== null),
+      60_000,
+    );
+  });
+
+  it('when two relays share one database, then between them they publish each row exactly once (counted by the relays, not by the stream)', async () => {
+    await fresh();
+    const first = await startRelay(database, nats.url);
+    const second = await startRelay(database, nats.url);
+    relays.push(first, second);
+
+    await signUp(60);
+    await waitUntil('every row published', async () =>
+      (await rows()).every((row) => row.published_at !== null),
+    );
+
+    const published =
+      (await counterValue(first.metrics.published)) +
+      (await counterValue(second.metrics.published));
+    expect(published).toBe(60);
+    expect(await counterValue(first.metrics.published)).toBeGreaterThan(0);
+    expect(await counterValue(second.metrics.published)).toBeGreaterThan(0);
+  });
+
+  it('when rows are older than the retention, then only published ones are pruned, never one still waiting', async () => {
+    await fresh();
+    const [waiting, published] = await signUp(2);
+    const old = database.db.raw("now() - interval '2 hours'");
+    await database.db('outbox').update({ created_at: old });
+    await database.db('outbox').where({ aggregate_id: published }).update({ published_at: old });
+
+    const pruned = await prunePublished(database.db, 3600, 100);
+
+    expect(pruned).toBe(1);
+    const left = await database.db('outbox').select('aggregate_id');
+    expect(left.map((row) => row.aggregate_id)).toEqual([waiting]);
+  });
+
+  it('when the fallback poll is far away, then a committed signup is published at once: NOTIFY woke the relay', async () => {
+    await fresh();
+    relays.push(await startRelay(database, nats.url, { pollIntervalMs: 10 * 60_000 }));
+    // The first signup may be caught by the wake after LISTEN; the second only by its NOTIFY.
+    await signUp(1);
+    await waitUntil('the first row published', async () =>
+      (await rows()).every((row) => row.published_at !== null),
+    );
+
+    await signUp(1);
+
+    await waitUntil(
+      'the second row published long before the poll',
+      async () => (await rows()).every((row) => row.published_at !== null),
+      20_000,
+    );
+  });
+});
