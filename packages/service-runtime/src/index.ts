@@ -25,6 +25,7 @@ export {
   PROBLEM_TYPES,
   type ProblemDetails,
   ProblemError,
+  type ProblemErrorOptions,
   problemDetails,
   toProblem,
 } from './problem.js';

@@ -36,13 +36,20 @@ export const PROBLEM_TYPES = {
 } as const;
 
 /** An error that is answered with exactly the problem it carries. */
+export interface ProblemErrorOptions extends ErrorOptions {
+  /** Response headers the answer needs, e.g. `WWW-Authenticate` on a 401. */
+  headers?: Record<string, string>;
+}
+
 export class ProblemError extends Error {
   override readonly name = 'ProblemError';
   readonly problem: ProblemDetails;
+  readonly headers: Record<string, string>;
 
-  constructor(problem: ProblemDetails, options?: ErrorOptions) {
+  constructor(problem: ProblemDetails, options?: ProblemErrorOptions) {
     super(problem.detail ?? problem.title, options);
     this.problem = problem;
+    this.headers = options?.headers ?? {};
   }
 }
 
@@ -118,7 +125,9 @@ export function problemDetails(logger: Logger): Middleware {
       ctx.status = problem.status;
       ctx.type = PROBLEM_CONTENT_TYPE;
       ctx.body = problem;
-      if (isHttpError(error) && 'headers' in error && typeof error.headers === 'object') {
+      if (isProblemError(error)) {
+        ctx.set(error.headers);
+      } else if (isHttpError(error) && 'headers' in error && typeof error.headers === 'object') {
         ctx.set(error.headers as Record<string, string>);
       }
     }

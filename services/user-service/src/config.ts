@@ -22,8 +22,10 @@ export const configSchema = z.object({
   OUTBOX_RETRY_MAX_DELAY_MS: env.positiveInt(30_000),
   OUTBOX_RETENTION_SECONDS: env.positiveInt(7 * 24 * HOUR),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  JWT_SECRET_PREVIOUS: z.string().min(32, 'must be at least 32 characters').optional(),
   JWT_KEY_ID: z.string().min(1).default('user-service-1'),
   JWT_ISSUER: z.string().min(1).default('user-service'),
+  JWT_AUDIENCE: z.string().min(1).default('signup-flow'),
   JWT_TTL_SECONDS: env.positiveInt(HOUR),
   SHUTDOWN_TIMEOUT_MS: env.positiveInt(25_000),
 });

@@ -17,6 +17,7 @@ import { configSchema } from './config.js';
 import { MIGRATIONS } from './data/migrations.js';
 import { createPasswordHasher } from './domain/password-hasher.js';
 import { createTokenIssuer } from './domain/token-issuer.js';
+import { createTokenVerifier } from './domain/token-verifier.js';
 import { createOutboxMetrics } from './outbox/metrics.js';
 import { provisionUsersStream } from './outbox/provision-stream.js';
 import { OutboxRelay } from './outbox/relay.js';
@@ -102,7 +103,13 @@ async function main(): Promise<void> {
       secret: jwtSecret,
       keyId: config.JWT_KEY_ID,
       issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
       ttlSeconds: config.JWT_TTL_SECONDS,
+    }),
+    verifyToken: createTokenVerifier({
+      secrets: [jwtSecret, ...(config.JWT_SECRET_PREVIOUS ? [config.JWT_SECRET_PREVIOUS] : [])],
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
     }),
     eventSource: `/${SERVICE}`,
     logger,

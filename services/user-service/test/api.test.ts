@@ -1,7 +1,14 @@
-import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import type { Knex } from 'knex';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessService, migratedDatabase, signUpRequest, startApi } from './fixtures.js';
+import {
+  type InProcessService,
+  migratedDatabase,
+  signUpRequest,
+  startApi,
+  TEST_JWT_SECRET,
+  TEST_JWT_SECRET_PREVIOUS,
+} from './fixtures.js';
 
 let db: Knex;
 let api: InProcessService;
@@ -50,27 +57,6 @@ describe('POST /v1/users', () => {
     });
     // UUIDv7: version nibble 7.
     expect(event.event_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
-  });
-
-  it('when the user is fetched, then it is returned without any password data', async () => {
-    const created = (await (
-      await signUpRequest(api.baseUrl, { ...VALID, email: uniqueEmail('get') })
-    ).json()) as {
-      id: string;
-    };
-    const response = await fetch(`${api.baseUrl}/v1/users/${created.id}`);
-    expect(response.status).toBe(200);
-    const body = await response.text();
-    expect(JSON.parse(body)).toEqual(created);
-    expect(body).not.toMatch(/argon|password/i);
-  });
-
-  it('when the user does not exist, then GET answers 404 problem', async () => {
-    for (const id of ['0190a0a0-0000-7000-8000-000000000000', 'not-a-uuid']) {
-      const response = await fetch(`${api.baseUrl}/v1/users/${id}`);
-      expect(response.status).toBe(404);
-      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    }
   });
 
   const longName = 'n'.repeat(101);
@@ -307,6 +293,142 @@ describe('POST /v1/users', () => {
     expect(log).not.toContain('a-very-secret-password');
     expect(log).not.toContain(email);
   });
+});
+
+/** Signs a user up and logs in: the user as created, and a bearer token for it. */
+async function userWithToken(tag: string): Promise<{ user: { id: string }; token: string }> {
+  const email = uniqueEmail(tag);
+  const user = (await (await signUpRequest(api.baseUrl, { ...VALID, email })).json()) as {
+    id: string;
+  };
+  const session = await fetch(`${api.baseUrl}/v1/sessions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: VALID.password }),
+  });
+  const { token } = (await session.json()) as { token: string };
+  return { user, token };
+}
+
+function getAs(path: string, authorization?: string): Promise<Response> {
+  return fetch(`${api.baseUrl}${path}`, {
+    headers: authorization ? { authorization } : {},
+  });
+}
+
+/** A token signed as the user-service would, with `claims` and `key` changed. */
+async function forgedToken(
+  subject: string,
+  overrides: { key?: string; issuer?: string; audience?: string; expiresIn?: number } = {},
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: 'test-key' })
+    .setSubject(subject)
+    .setIssuer(overrides.issuer ?? 'user-service')
+    .setAudience(overrides.audience ?? 'signup-flow')
+    .setIssuedAt(now - 120)
+    .setExpirationTime(now + (overrides.expiresIn ?? 600))
+    .sign(new TextEncoder().encode(overrides.key ?? TEST_JWT_SECRET));
+}
+
+function unsignedToken(subject: string): string {
+  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  return `${encode({ alg: 'none', typ: 'JWT' })}.${encode({ sub: subject, iss: 'user-service', aud: 'signup-flow', exp: now + 600 })}.`;
+}
+
+describe('GET /v1/users/{id} and /v1/users/me: the caller’s own data, behind its token', () => {
+  it('when the user fetches itself with its token, then it is returned without any password data', async () => {
+    const { user, token } = await userWithToken('get');
+
+    const response = await getAs(`/v1/users/${user.id}`, `Bearer ${token}`);
+    const me = await getAs('/v1/users/me', `Bearer ${token}`);
+
+    expect(response.status).toBe(200);
+    const body = await response.text();
+    expect(JSON.parse(body)).toEqual(user);
+    expect(body).not.toMatch(/argon|password/i);
+    expect(me.status).toBe(200);
+    expect(await me.json()).toEqual(user);
+  });
+
+  it("when the token is another user's, then the id answers 404, exactly like an id nobody has", async () => {
+    const { user } = await userWithToken('victim');
+    const { token } = await userWithToken('stranger');
+
+    for (const id of [user.id, '0190a0a0-0000-7000-8000-000000000000', 'not-a-uuid']) {
+      const response = await getAs(`/v1/users/${id}`, `Bearer ${token}`);
+      expect(response.status).toBe(404);
+      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await response.text()).not.toContain(VALID.name);
+    }
+  });
+
+  it('when a token verifies with the previous key (a key rotation), then it is accepted', async () => {
+    const { user } = await userWithToken('rotation');
+    const token = await forgedToken(user.id, { key: TEST_JWT_SECRET_PREVIOUS });
+
+    expect((await getAs(`/v1/users/${user.id}`, `Bearer ${token}`)).status).toBe(200);
+  });
+
+  it.each([
+    ['no Authorization header', async () => undefined, false],
+    ['a Basic credential', async () => 'Basic dXNlcjpwYXNz', true],
+    ['a malformed bearer token', async () => 'Bearer not a token', true],
+    [
+      'an expired token',
+      async (id: string) => `Bearer ${await forgedToken(id, { expiresIn: -60 })}`,
+      true,
+    ],
+    [
+      'a token signed with another key',
+      async (id: string) =>
+        `Bearer ${await forgedToken(id, { key: 'someone-elses-secret-of-32-characters-or-more' })}`,
+      true,
+    ],
+    ['an unsigned token (alg none)', async (id: string) => `Bearer ${unsignedToken(id)}`, true],
+    [
+      'a token from another issuer',
+      async (id: string) => `Bearer ${await forgedToken(id, { issuer: 'evil' })}`,
+      true,
+    ],
+    [
+      'a token for another audience',
+      async (id: string) => `Bearer ${await forgedToken(id, { audience: 'another-app' })}`,
+      true,
+    ],
+    [
+      'a tampered token',
+      async (id: string) => {
+        const [header, , signature] = (await forgedToken(id)).split('.');
+        const payload = Buffer.from(
+          JSON.stringify({ sub: id, iss: 'user-service', aud: 'signup-flow', exp: 4102444800 }),
+        ).toString('base64url');
+        return `Bearer ${header}.${payload}.${signature}`;
+      },
+      true,
+    ],
+  ] as const)(
+    'when the request carries %s, then both lookups answer 401 problem+json with a Bearer challenge',
+    async (_what, authorization, invalidToken) => {
+      const { user } = await userWithToken('unauthorized');
+      const header = await authorization(user.id);
+
+      for (const path of [`/v1/users/${user.id}`, '/v1/users/me']) {
+        const response = await getAs(path, header);
+        expect(response.status).toBe(401);
+        expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        const challenge = response.headers.get('www-authenticate') ?? '';
+        expect(challenge).toMatch(/^Bearer realm="signup-flow"/);
+        expect(challenge.includes('error="invalid_token"')).toBe(invalidToken);
+        expect(await response.json()).toMatchObject({
+          type: 'urn:signup-flow:problem:unauthorized',
+          status: 401,
+        });
+      }
+    },
+  );
 });
 
 describe('POST /v1/sessions', () => {

@@ -19,10 +19,13 @@ import { createApp } from '../src/app.js';
 import { MIGRATIONS } from '../src/data/migrations.js';
 import { createPasswordHasher } from '../src/domain/password-hasher.js';
 import { createTokenIssuer } from '../src/domain/token-issuer.js';
+import { createTokenVerifier } from '../src/domain/token-verifier.js';
 import { createOutboxMetrics, type OutboxMetrics } from '../src/outbox/metrics.js';
 import { OutboxRelay } from '../src/outbox/relay.js';
 
 export const TEST_JWT_SECRET = 'a-test-only-secret-of-at-least-32-characters';
+/** The key before TEST_JWT_SECRET, still accepted as during a rotation. */
+export const TEST_JWT_SECRET_PREVIOUS = 'the-previous-test-secret-of-32-characters-or-more';
 
 /** A logger that keeps its lines, so tests can assert what was (not) logged. */
 export function capturingLogger() {
@@ -67,7 +70,13 @@ export async function startApi(db: Knex): Promise<InProcessService> {
       secret: TEST_JWT_SECRET,
       keyId: 'test-key',
       issuer: 'user-service',
+      audience: 'signup-flow',
       ttlSeconds: 600,
+    }),
+    verifyToken: createTokenVerifier({
+      secrets: [TEST_JWT_SECRET, TEST_JWT_SECRET_PREVIOUS],
+      issuer: 'user-service',
+      audience: 'signup-flow',
     }),
     eventSource: '/user-service',
     logger,

@@ -11,3 +11,8 @@ export class InvalidCredentialsError extends Error {
 export class UserNotFoundError extends Error {
   override readonly name = 'UserNotFoundError';
 }
+
+/** A bearer token that is missing, malformed, expired, or not signed by us for this audience. */
+export class InvalidTokenError extends Error {
+  override readonly name = 'InvalidTokenError';
+}

@@ -7,6 +7,8 @@ export interface TokenIssuerOptions {
   /** Sent as the JWT `kid`, so verifiers can hold old and new keys while a key is rotated. */
   keyId: string;
   issuer: string;
+  /** Who the token is for (`aud`); the verifier accepts only this. */
+  audience: string;
   ttlSeconds: number;
 }
 
@@ -27,6 +29,7 @@ export function createTokenIssuer(options: TokenIssuerOptions): TokenIssuer {
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: options.keyId })
       .setSubject(userId)
       .setIssuer(options.issuer)
+      .setAudience(options.audience)
       .setIssuedAt(issuedAt)
       .setExpirationTime(expiresAt)
       .setJti(randomBytes(16).toString('hex'))

@@ -5,10 +5,14 @@ import { EmailTakenError, InvalidCredentialsError, UserNotFoundError } from '../
 import { getUser } from '../domain/get-user.js';
 import { type LogInDeps, logIn } from '../domain/log-in.js';
 import { type SignUpDeps, signUp } from '../domain/sign-up.js';
+import type { TokenVerifier } from '../domain/token-verifier.js';
+import { type AuthenticatedState, bearerAuth } from './bearer-auth.js';
 import { parseRequest, readJsonBody } from './json-request.js';
 import { logInRequestSchema, signUpRequestSchema } from './request-schemas.js';
 
-export type RoutesDeps = SignUpDeps & LogInDeps;
+export interface RoutesDeps extends SignUpDeps, LogInDeps {
+  verifyToken: TokenVerifier;
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -56,10 +60,20 @@ export function apiRoutes(deps: RoutesDeps): Router {
     ctx.body = user;
   });
 
-  router.get('/v1/users/:id', async (ctx) => {
-    const id = ctx.params.id ?? '';
-    if (!UUID.test(id)) throw new UserNotFoundError(`no user ${id}`);
-    ctx.body = await getUser(deps.db, id.toLowerCase());
+  const authenticated = bearerAuth(deps.verifyToken);
+
+  router.get('/v1/users/me', authenticated, async (ctx) => {
+    ctx.body = await getUser(deps.db, (ctx.state as AuthenticatedState).userId);
+  });
+
+  // Another user's id answers 404, exactly like an id nobody has: a 403 would tell a caller which
+  // ids exist (RFC 9110 §15.5.5 allows 404 to hide a resource the caller may not see).
+  router.get('/v1/users/:id', authenticated, async (ctx) => {
+    const id = (ctx.params.id ?? '').toLowerCase();
+    if (!UUID.test(id) || id !== (ctx.state as AuthenticatedState).userId.toLowerCase()) {
+      throw new UserNotFoundError(`no user ${id}`);
+    }
+    ctx.body = await getUser(deps.db, id);
   });
 
   router.post('/v1/sessions', async (ctx) => {
