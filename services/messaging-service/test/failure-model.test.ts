@@ -158,6 +158,11 @@ describe('failure model', () => {
     await sleep(OUTAGE_MS);
     expect(sink.received).toHaveLength(0);
     expect(await deadLetters(stack)).toHaveLength(0);
+    const unready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(unready.status).toBe(503);
+    expect(
+      ((await unready.json()) as { dependencies: Record<string, string> }).dependencies,
+    ).toMatchObject({ postgres: 'down', nats: 'up' });
     const held = await stack.jsm.consumers.info(STREAMS.users, WELCOME_EMAIL_CONSUMER);
     expect(held.num_pending + held.num_ack_pending).toBeGreaterThan(0);
 
@@ -168,6 +173,7 @@ describe('failure model', () => {
     expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
     expect(await ledgerEntry(stack, event.id)).toMatchObject({ failedAttempts: 0 });
     expect(await deadLetters(stack)).toHaveLength(0);
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     await service.stop();
   });
 

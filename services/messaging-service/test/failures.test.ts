@@ -1,9 +1,15 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { EVENT_TYPES, encodeEvent, HEADERS } from '@signup-flow/events';
+import { EVENT_TYPES, encodeEvent, HEADERS, STREAMS } from '@signup-flow/events';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
-import { DLQ_HEADERS, DLQ_REASONS } from '../src/messaging/dead-letters.js';
+import {
+  DeadLetterPublisher,
+  DLQ_HEADERS,
+  DLQ_REASONS,
+  REPLAYED_FROM_HEADER,
+} from '../src/messaging/dead-letters.js';
+import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/provisioning.js';
 import {
   DLQ_CLI,
   deadLetters,
@@ -86,6 +92,12 @@ describe('failures', () => {
     expect(letter?.header.get(DLQ_HEADERS.originalSubject)).toBe('users.created');
     expect(Number(letter?.header.get(DLQ_HEADERS.originalSequence))).toBeGreaterThan(0);
     expect(letter?.header.get(DLQ_HEADERS.firstFailure)).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(letter?.header.get(DLQ_HEADERS.lastFailure)).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(letter?.header.get(DLQ_HEADERS.originalStream)).toBe(STREAMS.users);
+    expect(letter?.header.get(DLQ_HEADERS.consumer)).toBe(WELCOME_EMAIL_CONSUMER);
+    expect(letter?.header.get(HEADERS.messageId)).toBe(
+      `${STREAMS.users}-${letter?.header.get(DLQ_HEADERS.originalSequence)}`,
+    );
     expect(letter?.header.get(DLQ_HEADERS.detail)).toContain('550');
     expect(letter?.header.get(DLQ_HEADERS.detail)).not.toContain(event.data.email);
     expect(letter?.header.get(HEADERS.contentType)).toBeTruthy();
@@ -96,6 +108,11 @@ describe('failures', () => {
       env: { ...process.env, NATS_URL: stack.natsUrl },
     });
     expect(stdout).toContain(`replayed DLQ#${letter?.seq} to users.created`);
+    const replayedSeq = Number(/as USERS#(\d+)/.exec(stdout)?.[1]);
+    const replayed = await stack.jsm.streams.getMessage(STREAMS.users, { seq: replayedSeq });
+    expect(replayed?.header.get(REPLAYED_FROM_HEADER)).toBe(String(letter?.seq));
+    expect(replayed?.header.get(HEADERS.messageId)).toBe(`${event.id}.replay-${letter?.seq}`);
+    expect([...(replayed?.header.keys() ?? [])].filter((name) => /^dlq-/i.test(name))).toEqual([]);
     await waitUntilSent(stack, [event.id]);
     expect(stack.sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
     // The replay reopened the failed delivery with a fresh budget.
@@ -105,6 +122,32 @@ describe('failures', () => {
       failedAttempts: 0,
     });
     expect(await deadLetters(stack)).toHaveLength(0);
+  });
+
+  it('when the same message is dead-lettered twice (a crash before its term), then the DLQ stores it once', async () => {
+    const publisher = new DeadLetterPublisher(stack.js, WELCOME_EMAIL_CONSUMER);
+    const lettersBefore = (await deadLetters(stack)).length;
+    const original = {
+      stream: STREAMS.users,
+      streamSequence: 987_654,
+      subject: 'users.created',
+      data: encodeEvent(newUserCreatedEvent()),
+      headers: undefined,
+    };
+    const letter = {
+      reason: DLQ_REASONS.smtpRejected,
+      detail: '550 no such user',
+      attempts: 1,
+      firstFailure: new Date(),
+      lastFailure: new Date(),
+    };
+
+    const first = await publisher.publish(original, letter);
+    const second = await publisher.publish(original, letter);
+
+    expect([first, second]).toEqual([true, false]);
+    expect(await deadLetters(stack)).toHaveLength(lettersBefore + 1);
+    await stack.jsm.streams.purge(STREAMS.deadLetters);
   });
 
   it('when poison messages arrive, then each goes to the DLQ once with its reason and the next valid event is delivered', async () => {

@@ -96,6 +96,11 @@ describe('resilience', () => {
     await waitUntilSent(stack, [before.id]);
 
     await stack.nats.stop();
+    await waitUntil('readiness to report NATS down', async () => {
+      const response = await fetch(`http://127.0.0.1:${service.http.port}/readyz`);
+      const body = (await response.json()) as { dependencies: Record<string, string> };
+      return response.status === 503 && body.dependencies.nats === 'down';
+    });
     await stack.nats.start();
     const after = newUserCreatedEvent();
     await waitUntil('publishing after the restart', async () => {

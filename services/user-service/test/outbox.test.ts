@@ -8,7 +8,12 @@ import { STREAMS } from '@signup-flow/events';
 import { freePort, type NatsServer, waitUntil } from '@signup-flow/local-stack';
 import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, startNatsServer } from '../../../test/support/harness.js';
+import {
+  createTestDatabase,
+  onTestFileEnd,
+  startNatsServer,
+} from '../../../test/support/harness.js';
+import { TcpProxy } from '../../../test/support/tcp-proxy.js';
 import {
   createUsersStream,
   type InProcessService,
@@ -293,6 +298,37 @@ describe('user-service process', () => {
     await waitForStreamCount(nats.url, 1);
     expect(await unpublishedCount(database)).toBe(0);
     await connection.close();
+  });
+
+  it('when PostgreSQL goes away, then readiness turns 503 naming it, and 200 again once it is back', async () => {
+    const database = await migratedDatabase();
+    const target = new URL(database.url);
+    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
+    onTestFileEnd(() => proxy.stop());
+    const logDir = await mkdtemp(join(tmpdir(), 'user-service-postgres-away-'));
+    const service = await spawnUserService(
+      {
+        DATABASE_URL: proxy.rewrite(database.url),
+        NATS_URL: `nats://127.0.0.1:${await freePort()}`,
+      },
+      logDir,
+    );
+    const readiness = async () => {
+      const response = await fetch(`${service.baseUrl}/readyz`);
+      return {
+        status: response.status,
+        dependencies: ((await response.json()) as { dependencies: Record<string, string> })
+          .dependencies,
+      };
+    };
+
+    await proxy.cut();
+    await waitUntil('readiness to fail', async () => (await readiness()).status === 503);
+    expect((await readiness()).dependencies.postgres).toBe('down');
+
+    await proxy.restore();
+    await waitUntil('readiness to recover', async () => (await readiness()).status === 200);
+    expect((await readiness()).dependencies).toMatchObject({ postgres: 'up', nats: 'down' });
   });
 
   it('when NATS is unreachable from the start, then it is ready, reports NATS down and signs users up', async () => {
