@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDatabase, NatsServer } from '@signup-flow/local-stack';
+import { createDatabase, NatsServer, type NatsServerOptions } from '@signup-flow/local-stack';
 import { afterAll, inject } from 'vitest';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -18,9 +18,11 @@ export async function createTestDatabase(prefix = 'test'): Promise<string> {
 }
 
 /** A nats-server with JetStream of this test file's own, stopped after the file's tests. */
-export async function startNatsServer(): Promise<NatsServer> {
+export async function startNatsServer(
+  options: Pick<NatsServerOptions, 'users'> = {},
+): Promise<NatsServer> {
   const dir = await mkdtemp(join(tmpdir(), 'signup-flow-test-nats-'));
-  const server = await NatsServer.start({ binary: inject('natsServerBinary'), dir });
+  const server = await NatsServer.start({ binary: inject('natsServerBinary'), dir, ...options });
   cleanups.push(async () => {
     await server.stop();
     await rm(dir, { recursive: true, force: true });

@@ -15,6 +15,8 @@ export interface NatsServerOptions {
   host?: string;
   /** Joins a JetStream cluster: this node's name and route port, and every node's route port. */
   cluster?: NatsClusterOptions;
+  /** Clients must log in as one of these (`authorization { users }`); anyone may connect without. */
+  users?: Array<{ user: string; password: string }>;
 }
 
 export interface NatsClusterOptions {
@@ -79,6 +81,13 @@ export class NatsServer {
         `port: ${this.port}`,
         `http: ${JSON.stringify(`${this.host}:${this.monitorPort}`)}`,
         ...(cluster ? [`server_name: ${JSON.stringify(cluster.serverName)}`] : []),
+        ...(this.#options.users
+          ? [
+              'authorization {',
+              `  users: [${this.#options.users.map(({ user, password }) => `{ user: ${JSON.stringify(user)}, password: ${JSON.stringify(password)} }`).join(', ')}]`,
+              '}',
+            ]
+          : []),
         'jetstream {',
         `  store_dir: ${JSON.stringify(join(dir, 'jetstream'))}`,
         '  sync_interval: always',

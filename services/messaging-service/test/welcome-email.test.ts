@@ -1,4 +1,5 @@
 import { STREAMS } from '@signup-flow/events';
+import { waitUntil } from '@signup-flow/local-stack';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
 import {
@@ -46,9 +47,17 @@ describe('welcome email', () => {
     await waitUntilSent(stack, [event.id]);
     const before = (await stack.jsm.streams.info(STREAMS.users)).state.last_seq;
 
-    // The stream's duplicate window is 2 s in these tests; outlast it so JetStream stores the copy.
-    await new Promise((resolve) => setTimeout(resolve, 2_500));
-    await publishEvent(stack, event);
+    // The stream's duplicate window is 2 s in these tests: republish until JetStream stores the copy
+    // (publishEvent throws while it is still dropped as a duplicate).
+    await waitUntil(
+      'JetStream to store the copy once its duplicate window passed',
+      async () => {
+        await publishEvent(stack, event);
+        return true;
+      },
+      10_000,
+      250,
+    );
     const copy = before + 1;
     const after = newUserCreatedEvent();
     await publishEvent(stack, after);

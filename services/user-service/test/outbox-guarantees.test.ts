@@ -102,10 +102,17 @@ describe('outbox guarantees', () => {
       (config) => ({ ...config, max_msgs: stored, discard: 'new' }),
       async () => {
         await signUp(5);
-        await waitUntil('publish failures', async () => {
-          return (await counterValue(relay.metrics.publishFailures)) >= 5;
+        // Every refused row is retried, and each attempt is counted on it with why.
+        await waitUntil('a failed attempt on each of the five rows', async () => {
+          const failed = await database.db('outbox').whereNull('published_at');
+          return failed.length === 5 && failed.every((row) => row.attempts > 0);
         });
+        expect(await counterValue(relay.metrics.publishFailures)).toBeGreaterThanOrEqual(5);
         expect((await rows()).filter((row) => row.published_at !== null)).toHaveLength(1);
+        for (const row of await database.db('outbox').whereNull('published_at')) {
+          expect(row.last_error).toMatch(/maximum messages/i);
+          expect(row.last_error.length).toBeLessThanOrEqual(1000);
+        }
       },
     );
 

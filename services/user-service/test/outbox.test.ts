@@ -211,7 +211,8 @@ describe('user-service process', () => {
         }
       }
     });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // SIGTERM under load: once signups are being answered, not after a guessed pause.
+    await waitUntil('signups under way', async () => statuses.length >= 5);
     const stopping = service.process.stop();
     await Promise.all(load);
     await stopping;

@@ -83,7 +83,9 @@ describe('DeliveryLedger', () => {
 
     expect(whileLive.kind).toBe('claimed-elsewhere');
     if (whileLive.kind === 'claimed-elsewhere') {
+      // The lease the claim asked for: 60 s, not more.
       expect(whileLive.claimExpiresInMs).toBeGreaterThan(50_000);
+      expect(whileLive.claimExpiresInMs).toBeLessThanOrEqual(60_000);
     }
     expect(afterExpiry.kind).toBe('claimed');
   });
@@ -91,7 +93,12 @@ describe('DeliveryLedger', () => {
   it('when a holder renews its lease, then it stays live; after a take-over, renewal says it is lost', async () => {
     const claim = await claimNew({ leaseMs: 1_000 });
     expect(await ledger.renew(claim, 60_000)).toBe(true);
-    expect((await claimAgain(claim.eventId)).kind).toBe('claimed-elsewhere');
+    const renewed = await claimAgain(claim.eventId);
+    expect(renewed.kind).toBe('claimed-elsewhere');
+    if (renewed.kind === 'claimed-elsewhere') {
+      expect(renewed.claimExpiresInMs).toBeGreaterThan(50_000);
+      expect(renewed.claimExpiresInMs).toBeLessThanOrEqual(60_000);
+    }
 
     await expire(claim.eventId);
     const takeover = await claimAgain(claim.eventId);
@@ -122,6 +129,8 @@ describe('DeliveryLedger', () => {
   it('when the SMTP server accepted, then the delivery is sent for good: no failure report or claim reopens it', async () => {
     const claim = await claimNew();
     expect(await ledger.markSent(claim)).toEqual({ held: true });
+    // A second report of the same 250 changes nothing, and did not hold the (now gone) claim.
+    expect(await ledger.markSent(claim)).toEqual({ held: false });
 
     expect(await ledger.recordFailure(claim, failure({ permanent: true }))).toBeUndefined();
     expect(await ledger.release(claim)).toBe(false);
@@ -184,5 +193,17 @@ describe('DeliveryLedger', () => {
       status: 'sending',
       deadLetteredAt: null,
     });
+  });
+
+  it('when one failed delivery is recorded as dead-lettered, then only that one is', async () => {
+    const first = await claimNew();
+    const second = await claimNew();
+    await ledger.recordFailure(first, failure({ permanent: true }));
+    await ledger.recordFailure(second, failure({ permanent: true }));
+
+    await ledger.markDeadLettered(first.eventId);
+
+    expect((await ledger.find(first.eventId))?.deadLetteredAt).toBeInstanceOf(Date);
+    expect((await ledger.find(second.eventId))?.deadLetteredAt).toBeNull();
   });
 });

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import type { JsMsg } from '@nats-io/jetstream';
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { createUserCreatedEvent, encodeEvent } from '@signup-flow/events';
@@ -20,6 +21,7 @@ import { createUserCreatedHandler, DEPENDENCY_RETRY_MS } from './user-created-ha
 
 const BACKOFF = [1000, 5000, 30000];
 const logger = createLogger({ service: 'test', level: 'silent' });
+const DEAD_LETTERS = 'signupflow_dead_letters_total';
 
 const event = createUserCreatedEvent({
   source: '/user-service',
@@ -32,12 +34,12 @@ const event = createUserCreatedEvent({
 });
 
 /** A delivered message that records how it was settled, in order with the ledger's calls. */
-function deliveredMessage(calls: string[], data: Uint8Array, headers?: MsgHdrs) {
+function deliveredMessage(calls: string[], data: Uint8Array, headers?: MsgHdrs, deliveryCount = 1) {
   const message = {
     data,
     subject: 'users.created',
     headers,
-    info: { stream: 'USERS', streamSequence: 7, deliveryCount: 1 },
+    info: { stream: 'USERS', streamSequence: 7, deliveryCount },
     ack: () => calls.push('ack'),
     nak: (delay?: number) => calls.push(`nak ${delay}`),
     term: (reason?: string) => calls.push(`term ${reason}`),
@@ -70,6 +72,8 @@ interface SetUpOptions {
   /** What recordFailure answers. */
   failure?: Delivery;
   dlqFails?: boolean;
+  /** What the DLQ's publish answers: false for a copy it already held. */
+  dlqStores?: boolean;
 }
 
 function setUp(options: SetUpOptions = {}) {
@@ -78,6 +82,7 @@ function setUp(options: SetUpOptions = {}) {
   const letters: Array<{ original: OriginalMessage; letter: DeadLetter }> = [];
   const deadLetterFailures: unknown[] = [];
   const claim = { eventId: event.id, token: 'token-1', attempts: 1, failedAttempts: 0 };
+  let overlapping = false;
   const mailer: Mailer = {
     async send(_email, signal) {
       calls.push('send');
@@ -90,6 +95,28 @@ function setUp(options: SetUpOptions = {}) {
   const gate = (name: string) =>
     new DependencyGate({ name, probe: () => new Promise(() => undefined), logger });
   const gates = { smtp: gate('smtp'), postgres: gate('postgres') };
+  const registry = new Registry();
+  const logLines: Array<{ level: string; msg: string }> = [];
+  const logSink = new Writable({
+    write(chunk, _encoding, done) {
+      logLines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  /** A counter's sum over the matching series; a histogram's count of observations. */
+  const metric = async (name: string, labels: Record<string, string> = {}) => {
+    // Histograms name each value (`_bucket`, `_sum`, `_count`); counters do not.
+    const values: Array<{ value: number; labels: object; metricName?: string }> =
+      (await registry.getSingleMetric(name)?.get())?.values ?? [];
+    return values
+      .filter((value) => value.metricName === undefined || value.metricName === `${name}_count`)
+      .filter((value) =>
+        Object.entries(labels).every(
+          ([key, v]) => (value.labels as Record<string, unknown>)[key] === v,
+        ),
+      )
+      .reduce((sum, value) => sum + value.value, 0);
+  };
   const handle = createUserCreatedHandler({
     ledger: {
       async claim(request) {
@@ -104,7 +131,7 @@ function setUp(options: SetUpOptions = {}) {
       },
       async markSent() {
         calls.push('markSent');
-        return { held: true };
+        return { held: !overlapping };
       },
       async release() {
         calls.push('release');
@@ -125,13 +152,13 @@ function setUp(options: SetUpOptions = {}) {
         if (options.dlqFails) throw new Error('503 no responders');
         calls.push('dlq');
         letters.push({ original, letter });
-        return true;
+        return options.dlqStores ?? true;
       },
     },
     gates,
     onDeadLetterFailure: (error) => deadLetterFailures.push(error),
-    metrics: new MessagingMetrics(new Registry(), async () => undefined),
-    logger,
+    metrics: new MessagingMetrics(registry, async () => undefined),
+    logger: createLogger({ service: 'test', level: 'info', destination: logSink }),
     retryBackoffMs: BACKOFF,
     maxEventBytes: 4096,
   });
@@ -139,8 +166,12 @@ function setUp(options: SetUpOptions = {}) {
     data = encodeEvent(event),
     headers?: MsgHdrs,
     signal = new AbortController().signal,
-  ) => handle(deliveredMessage(calls, data, headers), signal);
-  return { run, calls, claims, letters, gates, deadLetterFailures };
+    deliveryCount = 1,
+  ) => handle(deliveredMessage(calls, data, headers, deliveryCount), signal);
+  const overlap = () => {
+    overlapping = true;
+  };
+  return { run, calls, claims, letters, gates, deadLetterFailures, metric, logLines, overlap };
 }
 
 describe('UserCreated handler', () => {
@@ -291,5 +322,88 @@ describe('UserCreated handler', () => {
       DLQ_REASONS.tooLarge,
       DLQ_REASONS.notJson,
     ]);
+  });
+
+  it('when a dead letter is stored, then the dead-letter metric counts it; a copy the DLQ already held is not counted', async () => {
+    const stored = setUp({ dlqStores: true });
+    const copy = setUp({ dlqStores: false });
+
+    await stored.run(new TextEncoder().encode('{"not json'));
+    await copy.run(new TextEncoder().encode('{"not json'));
+
+    expect(await stored.metric(DEAD_LETTERS, { reason: DLQ_REASONS.notJson })).toBe(1);
+    expect(await copy.metric(DEAD_LETTERS, { reason: DLQ_REASONS.notJson })).toBe(0);
+    expect(copy.calls.at(-1)).toBe(`term ${DLQ_REASONS.notJson}`);
+  });
+
+  it('when a message comes again (delivery 2), then it counts as a redelivery; a first delivery does not', async () => {
+    const { run, metric } = setUp();
+
+    await run(undefined, undefined, undefined, 1);
+    expect(await metric('signupflow_message_redeliveries_total')).toBe(0);
+    await run(undefined, undefined, undefined, 2);
+
+    expect(await metric('signupflow_message_redeliveries_total')).toBe(1);
+  });
+
+  it('when the email is accepted, then its signup-to-email latency is observed once; otherwise not', async () => {
+    const sent = setUp();
+    const refused = setUp({
+      send: { ok: false, failure: SEND_FAILURES.permanent, reason: '550' },
+      failure: delivery({ status: 'failed' }),
+    });
+
+    await sent.run();
+    await refused.run();
+
+    const observed = async (setup: typeof sent) =>
+      (await setup.metric('signupflow_signup_to_email_latency_seconds')) > 0;
+    expect(await observed(sent)).toBe(true);
+    expect(await observed(refused)).toBe(false);
+  });
+
+  it('when the body is exactly MAX_EVENT_BYTES, then it is processed; one byte more, and it is dead-lettered', async () => {
+    const { run, letters, calls } = setUp();
+    const encoded = new TextDecoder().decode(encodeEvent(event));
+    const atLimit = new TextEncoder().encode(encoded.padEnd(4096, ' '));
+    const overLimit = new TextEncoder().encode(encoded.padEnd(4097, ' '));
+
+    expect(await run(atLimit)).toEqual({ outcome: OUTCOMES.sent });
+    expect(await run(overLimit)).toMatchObject({ outcome: OUTCOMES.deadLettered });
+    expect(letters.map(({ letter }) => letter.reason)).toEqual([DLQ_REASONS.tooLarge]);
+    expect(letters[0]?.letter.detail).toBe('body of 4097 bytes exceeds 4096');
+    expect(calls.filter((call) => call === 'send')).toHaveLength(1);
+  });
+
+  it('when the DLQ already holds the event (a re-publish of a dead-lettered event), then it is terminated without a second dead letter', async () => {
+    const { run, calls, letters } = setUp({
+      claim: {
+        kind: 'dead-lettered',
+        delivery: delivery({ deadLetteredAt: new Date('2026-11-29T05:00:00.000Z') }),
+      },
+    });
+
+    expect(await run()).toEqual({
+      outcome: OUTCOMES.deadLettered,
+      reason: 'already-dead-lettered',
+    });
+    expect(letters).toHaveLength(0);
+    expect(calls).toEqual(['claim', 'term already dead-lettered']);
+  });
+
+  it('when an email is accepted after its claim was taken over, then an error says two sends overlapped', async () => {
+    const overlapped = setUp();
+    const normal = setUp();
+    overlapped.overlap();
+
+    await overlapped.run();
+    await normal.run();
+
+    const errors = (setup: typeof normal) =>
+      setup.logLines.filter((line) => line.level === 'error').map((line) => line.msg);
+    expect(errors(overlapped)).toEqual([
+      'email accepted after its claim was taken over: two sends overlapped',
+    ]);
+    expect(errors(normal)).toEqual([]);
   });
 });
