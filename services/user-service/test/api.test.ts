@@ -1,6 +1,9 @@
+import { createDatabase } from '@signup-flow/postgres';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import type { Knex } from 'knex';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { onTestFileEnd } from '../../../test/support/harness.js';
+import { TcpProxy } from '../../../test/support/tcp-proxy.js';
 import {
   type InProcessService,
   migratedDatabase,
@@ -283,6 +286,28 @@ describe('POST /v1/users', () => {
 
     expect(again.status).toBe(409);
     expect(await counts()).toEqual(before);
+  });
+
+  it('when PostgreSQL fails the insert for another reason than a taken email, then the answer is a 5xx problem, never a 409, and leaks nothing', async () => {
+    const { url } = await migratedDatabase();
+    const target = new URL(url);
+    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
+    onTestFileEnd(() => proxy.stop());
+    const proxiedDb = createDatabase({
+      url: proxy.rewrite(url),
+      poolMax: 2,
+      applicationName: 'user-service test, proxied',
+    });
+    onTestFileEnd(() => proxiedDb.destroy());
+    const broken = await startApi(proxiedDb);
+    await proxy.cut();
+
+    const response = await signUpRequest(broken.baseUrl, { ...VALID, email: uniqueEmail('down') });
+
+    expect(response.status).toBeGreaterThanOrEqual(500);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const text = await response.text();
+    expect(text).not.toMatch(/INSERT|ECONNREFUSED|at .*\.ts:\d+/);
   });
 
   it('never logs the password or the email', async () => {
