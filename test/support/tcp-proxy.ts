@@ -24,6 +24,12 @@ export class TcpProxy {
     return proxy;
   }
 
+  /** A proxy in front of the server a URL (`postgres://…`, `nats://…`) names. */
+  static inFrontOf(url: string): Promise<TcpProxy> {
+    const { hostname, port } = new URL(url);
+    return TcpProxy.start({ host: hostname, port: Number(port) });
+  }
+
   get port(): number {
     return this.#port;
   }

@@ -42,10 +42,10 @@ describe('createDatabase: every wait is bounded', () => {
   });
 
   it('when the server stops answering in the middle of a session, then the query fails instead of hanging', async () => {
-    const target = new URL(await createTestDatabase('bounded'));
-    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
+    const url = await createTestDatabase('bounded');
+    const proxy = await TcpProxy.inFrontOf(url);
     try {
-      const db = pool(proxy.rewrite(target.toString()), 500);
+      const db = pool(proxy.rewrite(url), 500);
       await db.raw('SELECT 1');
 
       proxy.freeze();

@@ -16,7 +16,7 @@ export interface DatabaseOptions {
 }
 
 /** Waits a service must never exceed on its pool, whatever the network does. */
-export const DATABASE_LIMITS = {
+const DATABASE_LIMITS = {
   /** Waiting for a pooled connection, and opening a new one. */
   acquireMs: 10_000,
   connectMs: 5_000,

@@ -1,9 +1,4 @@
-export {
-  createDatabase,
-  DATABASE_LIMITS,
-  type DatabaseOptions,
-  isReachable,
-} from './database.js';
+export { createDatabase, type DatabaseOptions, isReachable } from './database.js';
 export { runMigrateCommand } from './migrate-command.js';
 export {
   type Migration,

@@ -141,7 +141,6 @@ export async function startMessagingService(
     const js = jetstream(connection);
     const consumerBinding = new WelcomeEmailConsumerBinding({
       js,
-      manager: jsm,
       provision,
       logger,
     });

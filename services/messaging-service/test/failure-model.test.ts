@@ -138,8 +138,7 @@ describe('failure model', () => {
   });
 
   it("when the ledger's database is unreachable for longer than the budget, then the message is neither emailed, nor dead-lettered, nor lost, and is emailed once when it returns", async () => {
-    const target = new URL(stack.databaseUrl);
-    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
+    const proxy = await TcpProxy.inFrontOf(stack.databaseUrl);
     onTestFileEnd(() => proxy.stop());
     const sink = await ownSink();
     const service = await inProcess({
@@ -178,8 +177,7 @@ describe('failure model', () => {
   });
 
   it("when PostgreSQL stops answering right after the server's 250, then the ledger write waits for it and no second email is sent", async () => {
-    const target = new URL(stack.databaseUrl);
-    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
+    const proxy = await TcpProxy.inFrontOf(stack.databaseUrl);
     onTestFileEnd(() => proxy.stop());
     const sink = await ownSink();
     const service = await inProcess({

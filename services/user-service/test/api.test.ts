@@ -290,8 +290,7 @@ describe('POST /v1/users', () => {
 
   it('when PostgreSQL fails the insert for another reason than a taken email, then the answer is a 5xx problem, never a 409, and leaks nothing', async () => {
     const { url } = await migratedDatabase();
-    const target = new URL(url);
-    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
+    const proxy = await TcpProxy.inFrontOf(url);
     onTestFileEnd(() => proxy.stop());
     const proxiedDb = createDatabase({
       url: proxy.rewrite(url),

@@ -68,6 +68,14 @@ describe('outbox guarantees', () => {
     return database.db('outbox').select('event_id', 'published_at');
   }
 
+  function everyRowPublished(what = 'every row published', timeoutMs?: number): Promise<void> {
+    return waitUntil(
+      what,
+      async () => (await rows()).every((row) => row.published_at !== null),
+      timeoutMs,
+    );
+  }
+
   async function streamEventIds(): Promise<Set<string>> {
     return new Set(
       (await readUsersStream(nats.url)).map((message) => (message.body as { id: string }).id),
@@ -92,9 +100,7 @@ describe('outbox guarantees', () => {
     const relay = await startRelay(database, nats.url);
     relays.push(relay);
     await signUp(1);
-    await waitUntil('the first row published', async () =>
-      (await rows()).every((row) => row.published_at !== null),
-    );
+    await everyRowPublished('the first row published');
     const stored = (await readUsersStream(nats.url)).length;
 
     await withUsersStream(
@@ -116,9 +122,7 @@ describe('outbox guarantees', () => {
       },
     );
 
-    await waitUntil('every row published', async () =>
-      (await rows()).every((row) => row.published_at !== null),
-    );
+    await everyRowPublished('every row published');
     const ids = await streamEventIds();
     expect((await rows()).every((row) => ids.has(row.event_id))).toBe(true);
   });
@@ -132,9 +136,7 @@ describe('outbox guarantees', () => {
     });
     relays.push(relay);
     await signUp(3);
-    await waitUntil('the first rows published', async () =>
-      (await rows()).every((row) => row.published_at !== null),
-    );
+    await everyRowPublished('the first rows published');
 
     proxy.freeze();
     await signUp(5);
@@ -147,11 +149,7 @@ describe('outbox guarantees', () => {
     expect(marked).toHaveLength(3);
     expect(marked.every((row) => ids.has(row.event_id))).toBe(true);
     await proxy.restore();
-    await waitUntil(
-      'every row published',
-      async () => (await rows()).every((row) => row.published_at !== null),
-      30_000,
-    );
+    await everyRowPublished('every row published', 30_000);
   });
 
   it('when nats-server stops in the middle of a busy relay, then every row marked published is in the stream', async () => {
@@ -169,11 +167,7 @@ describe('outbox guarantees', () => {
     const ids = await streamEventIds();
     expect(marked.length).toBeGreaterThan(0);
     expect(marked.filter((row) => !ids.has(row.event_id))).toEqual([]);
-    await waitUntil(
-      'every row published after the restart',
-      async () => (await rows()).every((row) => row.published_at !== null),
-      60_000,
-    );
+    await everyRowPublished('every row published after the restart', 60_000);
   });
 
   it('when two relays share one database, then between them they publish each row exactly once (counted by the relays, not by the stream)', async () => {
@@ -183,9 +177,7 @@ describe('outbox guarantees', () => {
     relays.push(first, second);
 
     await signUp(60);
-    await waitUntil('every row published', async () =>
-      (await rows()).every((row) => row.published_at !== null),
-    );
+    await everyRowPublished('every row published');
 
     const published =
       (await counterValue(first.metrics.published)) +
@@ -214,16 +206,10 @@ describe('outbox guarantees', () => {
     relays.push(await startRelay(database, nats.url, { pollIntervalMs: 10 * 60_000 }));
     // The first signup may be caught by the wake after LISTEN; the second only by its NOTIFY.
     await signUp(1);
-    await waitUntil('the first row published', async () =>
-      (await rows()).every((row) => row.published_at !== null),
-    );
+    await everyRowPublished('the first row published');
 
     await signUp(1);
 
-    await waitUntil(
-      'the second row published long before the poll',
-      async () => (await rows()).every((row) => row.published_at !== null),
-      20_000,
-    );
+    await everyRowPublished('the second row published long before the poll', 20_000);
   });
 });

@@ -303,8 +303,7 @@ describe('user-service process', () => {
 
   it('when PostgreSQL goes away, then readiness turns 503 naming it, and 200 again once it is back', async () => {
     const database = await migratedDatabase();
-    const target = new URL(database.url);
-    const proxy = await TcpProxy.start({ host: target.hostname, port: Number(target.port) });
+    const proxy = await TcpProxy.inFrontOf(database.url);
     onTestFileEnd(() => proxy.stop());
     const logDir = await mkdtemp(join(tmpdir(), 'user-service-postgres-away-'));
     const service = await spawnUserService(

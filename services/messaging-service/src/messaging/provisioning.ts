@@ -133,7 +133,6 @@ export async function waitForWelcomeEmailConsumer(options: WaitOptions): Promise
 
 export interface WelcomeEmailConsumerBindingOptions {
   js: JetStreamClient;
-  manager: JetStreamManager;
   /** NATS_PROVISION: recreate what is missing, or only report it. */
   provision: ProvisionOptions | undefined;
   logger: Logger;
