@@ -1,10 +1,11 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { waitUntil } from '@signup-flow/local-stack';
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase, onTestFileEnd, startNatsServer } from './support/harness.js';
+import { issueCredentials, untrustedCredentials } from './support/nats-credentials.js';
 import { serve } from './support/services.js';
 import { SmtpSink } from './support/smtp-sink.js';
 
@@ -45,15 +46,7 @@ describe('NATS authentication with NATS_USER and NATS_PASSWORD', () => {
       logDir,
     );
 
-    const response = await fetch(`${users.baseUrl}/v1/users`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        email: 'authenticated@example.test',
-        password: 'correct horse battery',
-        name: 'Authenticated',
-      }),
-    });
+    const response = await signUp(users.baseUrl, 'authenticated@example.test');
 
     expect(response.status).toBe(201);
     await waitUntil('the welcome email', async () => sink.received.length === 1);
@@ -80,5 +73,89 @@ describe('NATS authentication with NATS_USER and NATS_PASSWORD', () => {
       dependencies: Record<string, string>;
     };
     expect(readiness.dependencies.nats).toBe('down');
+    await expectRefusalLogged(users.process.logFile);
   });
 });
+
+describe('NATS authentication with NATS_CREDS (a .creds file: user JWT and nkey seed)', () => {
+  it('when nats-server trusts only its operator, then anonymous clients are refused and both services, each with its own credentials, carry a signup to its email', async () => {
+    const { trust, creds } = await issueCredentials(['user-service', 'messaging-service']);
+    const nats = await startNatsServer({ operator: trust });
+    await expect(connect({ servers: nats.url, reconnect: false })).rejects.toThrow(
+      /authorization/i,
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'signup-flow-nats-creds-'));
+    for (const [name, content] of Object.entries(creds)) {
+      await writeFile(join(dir, `${name}.creds`), content, { mode: 0o600 });
+    }
+    const sink = await SmtpSink.start();
+    onTestFileEnd(() => sink.stop());
+    const users = await serve(
+      'user-service',
+      {
+        DATABASE_URL: await createTestDatabase('creds_users'),
+        NATS_URL: nats.url,
+        NATS_CREDS: join(dir, 'user-service.creds'),
+      },
+      dir,
+    );
+    await serve(
+      'messaging-service',
+      {
+        DATABASE_URL: await createTestDatabase('creds_messaging'),
+        NATS_URL: nats.url,
+        NATS_CREDS: join(dir, 'messaging-service.creds'),
+        SMTP_URL: sink.url,
+        MAIL_FROM: 'signup-flow <welcome@signup-flow.test>',
+      },
+      dir,
+    );
+
+    const response = await signUp(users.baseUrl, 'credentialed@example.test');
+
+    expect(response.status).toBe(201);
+    await waitUntil('the welcome email', async () => sink.received.length === 1);
+  });
+
+  it('when the credentials come from an account the server does not trust, then the service reports NATS down', async () => {
+    const { trust } = await issueCredentials([]);
+    const nats = await startNatsServer({ operator: trust });
+    const dir = await mkdtemp(join(tmpdir(), 'signup-flow-nats-creds-untrusted-'));
+    await writeFile(join(dir, 'stranger.creds'), await untrustedCredentials('stranger'), {
+      mode: 0o600,
+    });
+    const users = await serve(
+      'user-service',
+      {
+        DATABASE_URL: await createTestDatabase('creds_untrusted'),
+        NATS_URL: nats.url,
+        NATS_CREDS: join(dir, 'stranger.creds'),
+      },
+      dir,
+    );
+
+    const readiness = (await (await fetch(`${users.baseUrl}/readyz`)).json()) as {
+      dependencies: Record<string, string>;
+    };
+    expect(readiness.dependencies.nats).toBe('down');
+    await expectRefusalLogged(users.process.logFile);
+  });
+});
+
+/** The service says why it has no NATS connection, instead of retrying in silence. */
+async function expectRefusalLogged(logFile: string): Promise<void> {
+  await waitUntil('the refused NATS login in the log', async () => {
+    const refusals = (await readFile(logFile, 'utf8'))
+      .split('\n')
+      .filter((line) => line.includes('cannot connect to NATS'));
+    return refusals.some((line) => /authorization/i.test(line));
+  });
+}
+
+function signUp(baseUrl: string, email: string): Promise<Response> {
+  return fetch(`${baseUrl}/v1/users`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: 'correct horse battery', name: 'Authenticated' }),
+  });
+}

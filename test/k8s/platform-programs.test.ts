@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, GO_TOOLS, waitUntil } from '@signup-flow/local-stack';
+import { freePort, GO_TOOLS, StopWaiting, waitUntil } from '@signup-flow/local-stack';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseManifests, REPO_ROOT } from './support/charts.js';
 import { locateGoTool, requireTool } from './support/tools.js';
@@ -78,7 +78,8 @@ describe.runIf(canRunJaeger)('Jaeger v2 with the k8s/jaeger config', () => {
     await waitUntil(
       `jaeger ${probe} (output: ${program.output().slice(-2000)})`,
       async () => {
-        if (program.child.exitCode !== null) throw new Error(`jaeger exited: ${program.output()}`);
+        if (program.child.exitCode !== null)
+          throw new StopWaiting(`jaeger exited: ${program.output()}`);
         return (await answers(`http://127.0.0.1:${local.health}${probe}`)) === 200;
       },
       30_000,
@@ -117,7 +118,7 @@ describe.runIf(canRunMailpit)('Mailpit with the k8s/mailpit settings', () => {
         `mailpit ${path} (output: ${program.output().slice(-2000)})`,
         async () => {
           if (program.child.exitCode !== null)
-            throw new Error(`mailpit exited: ${program.output()}`);
+            throw new StopWaiting(`mailpit exited: ${program.output()}`);
           return (await answers(`http://127.0.0.1:${http}${path}`)) === 200;
         },
         30_000,

@@ -75,9 +75,25 @@ function flatten(trace: TraceResponse): FoundSpan[] {
   });
 }
 
+/** The ids of the traces Jaeger holds for a service that started after `since`. */
+async function traceIdsSince(jaegerUrl: string, service: string, since: Date): Promise<string[]> {
+  const query = new URLSearchParams({
+    'query.service_name': service,
+    'query.start_time_min': since.toISOString(),
+    'query.start_time_max': new Date(Date.now() + 60_000).toISOString(),
+    'query.num_traces': '1000',
+  });
+  const reply = await fetch(`${jaegerUrl}/api/v3/traces?${query}`);
+  // Jaeger answers 404 when the search finds nothing.
+  if (reply.status === 404) return [];
+  if (!reply.ok) throw new Error(`Jaeger search answered ${reply.status}: ${await reply.text()}`);
+  return [...new Set(flatten((await reply.json()) as TraceResponse).map((span) => span.traceId))];
+}
+
 describe('one trace from signup to inbox, in a real Jaeger', () => {
   let jaegerUrl: string;
   let apiUrl: string;
+  let messagingUrl: string;
   let sink: SmtpSink;
 
   beforeAll(async () => {
@@ -100,7 +116,7 @@ describe('one trace from signup to inbox, in a real Jaeger', () => {
       dir,
     );
     apiUrl = users.baseUrl;
-    await serve(
+    const messaging = await serve(
       'messaging-service',
       {
         ...tracing,
@@ -111,9 +127,28 @@ describe('one trace from signup to inbox, in a real Jaeger', () => {
       },
       dir,
     );
+    messagingUrl = messaging.baseUrl;
   });
 
+  it('when nothing happens for 30 seconds, then neither service records a trace (idle relay polls, pruning, probes and scrapes are not traced)', async () => {
+    const since = new Date();
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      // What an idle cluster does: kubelet probes and Prometheus scrapes.
+      for (const path of ['/healthz', '/readyz', '/metrics']) {
+        await fetch(`${apiUrl}${path}`);
+        await fetch(`${messagingUrl}${path}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    // Past the exporters' batch delay (100 ms), anything recorded has reached Jaeger.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await traceIdsSince(jaegerUrl, 'user-service', since)).toEqual([]);
+    expect(await traceIdsSince(jaegerUrl, 'messaging-service', since)).toEqual([]);
+  }, 60_000);
+
   it('when a user signs up, then Jaeger holds one trace from the HTTP request to the SMTP send, with no email address in it', async () => {
+    const since = new Date();
     const traceId = randomBytes(16).toString('hex');
     const email = `Traced.User+${randomBytes(3).toString('hex')}@example.test`;
     const response = await fetch(`${apiUrl}/v1/users`, {
@@ -200,6 +235,10 @@ describe('one trace from signup to inbox, in a real Jaeger', () => {
     expect(
       spans.some((span) => span.service === 'messaging-service' && /UPDATE|update/.test(span.name)),
     ).toBe(true);
+
+    // One signup, one trace: nothing else either service did meanwhile was recorded.
+    expect(await traceIdsSince(jaegerUrl, 'user-service', since)).toEqual([traceId]);
+    expect(await traceIdsSince(jaegerUrl, 'messaging-service', since)).toEqual([traceId]);
 
     expect(raw.toLowerCase()).not.toContain(email.toLowerCase());
     expect(raw).not.toContain('a traced password');

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, ManagedProcess, waitUntil } from '@signup-flow/local-stack';
+import { freePort, ManagedProcess, StopWaiting, waitUntil } from '@signup-flow/local-stack';
 import rootPackage from '../../package.json' with { type: 'json' };
 import { onTestFileEnd } from './harness.js';
 
@@ -45,7 +45,7 @@ export async function serve(
   onTestFileEnd(() => child.stop());
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitUntil(`${service} ready (log: ${child.logFile})`, async () => {
-    if (!child.running) throw new Error(`${service} exited; see ${child.logFile}`);
+    if (!child.running) throw new StopWaiting(`${service} exited:\n${child.logTail()}`);
     return (await fetch(`${baseUrl}/readyz`)).ok;
   });
   return { port, baseUrl, process: child };

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ManagedProcess } from './managed-process.js';
-import { freePort, waitUntil } from './ports.js';
+import { freePort, StopWaiting, waitUntil } from './ports.js';
 
 export interface StartedServer {
   process: ManagedProcess;
@@ -30,7 +30,7 @@ async function startServer(spec: ServerSpec): Promise<StartedServer> {
     await waitUntil(
       `${spec.name} (log: ${process_.logFile})`,
       async () => {
-        if (!process_.running) throw new Error(`${spec.name} exited; see ${process_.logFile}`);
+        if (!process_.running) throw new StopWaiting(`${spec.name} exited:\n${process_.logTail()}`);
         return (await fetch(spec.readyUrl)).ok;
       },
       60_000,

@@ -11,8 +11,8 @@ export {
   startPrometheus,
 } from './http-servers.js';
 export { ManagedProcess, type ManagedProcessOptions } from './managed-process.js';
-export { NatsServer, type NatsServerOptions } from './nats-server.js';
-export { freePort, isPortOpen, waitUntil } from './ports.js';
+export { type NatsOperatorTrust, NatsServer, type NatsServerOptions } from './nats-server.js';
+export { freePort, isPortOpen, StopWaiting, waitUntil } from './ports.js';
 export { createDatabase, PostgresServer, type PostgresServerOptions } from './postgres-server.js';
 export {
   LocalStack,

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const SUPERVISOR = fileURLToPath(new URL('./supervisor.js', import.meta.url));
@@ -63,6 +63,15 @@ export class ManagedProcess {
   /** Resolves with the exit code when the process ends on its own or is stopped. */
   exited(): Promise<number | null> {
     return this.#exited;
+  }
+
+  /** The last lines of its log, for an error message that says why it is gone. */
+  logTail(lines = 20): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
   }
 
   /** Stops the process, escalating to SIGKILL after `graceMs`. */

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ManagedProcess } from './managed-process.js';
-import { freePort, waitUntil } from './ports.js';
+import { freePort, StopWaiting, waitUntil } from './ports.js';
 
 export interface NatsServerOptions {
   /** The nats-server binary (see `ensureGoTool`). */
@@ -17,6 +17,16 @@ export interface NatsServerOptions {
   cluster?: NatsClusterOptions;
   /** Clients must log in as one of these (`authorization { users }`); anyone may connect without. */
   users?: Array<{ user: string; password: string }>;
+  /** Clients must present a user JWT (a `.creds` file) issued under this operator's accounts. */
+  operator?: NatsOperatorTrust;
+}
+
+/** JWT ("decentralized") authentication with accounts preloaded in memory (`resolver: MEMORY`). */
+export interface NatsOperatorTrust {
+  operatorJwt: string;
+  systemAccount: string;
+  /** Account JWTs by account public key; the system account's included. */
+  accountJwts: Record<string, string>;
 }
 
 export interface NatsClusterOptions {
@@ -88,6 +98,7 @@ export class NatsServer {
               '}',
             ]
           : []),
+        ...(this.#options.operator ? operatorLines(this.#options.operator) : []),
         'jetstream {',
         `  store_dir: ${JSON.stringify(join(dir, 'jetstream'))}`,
         '  sync_interval: always',
@@ -112,7 +123,7 @@ export class NatsServer {
     });
     this.#process = process;
     await waitUntil(`nats-server on port ${this.port} (log: ${process.logFile})`, async () => {
-      if (!process.running) throw new Error(`nats-server exited; see ${process.logFile}`);
+      if (!process.running) throw new StopWaiting(`nats-server exited:\n${process.logTail()}`);
       // Only that JetStream runs: a cluster's first node has no meta leader until others join.
       const response = await fetch(`${this.monitorUrl}/healthz?js-enabled-only=true`);
       return response.ok;
@@ -127,4 +138,15 @@ export class NatsServer {
   async kill(): Promise<void> {
     await this.#process?.kill();
   }
+}
+
+function operatorLines({ operatorJwt, systemAccount, accountJwts }: NatsOperatorTrust): string[] {
+  return [
+    `operator: ${JSON.stringify(operatorJwt)}`,
+    `system_account: ${JSON.stringify(systemAccount)}`,
+    'resolver: MEMORY',
+    'resolver_preload: {',
+    ...Object.entries(accountJwts).map(([account, jwt]) => `  ${account}: ${JSON.stringify(jwt)}`),
+    '}',
+  ];
 }

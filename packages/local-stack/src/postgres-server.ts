@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { ManagedProcess } from './managed-process.js';
-import { freePort, waitUntil } from './ports.js';
+import { freePort, StopWaiting, waitUntil } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -153,7 +153,7 @@ export class PostgresServer {
     });
     this.#process = process_;
     await waitUntil(`PostgreSQL on port ${this.port} (log: ${process_.logFile})`, async () => {
-      if (!process_.running) throw new Error(`postgres exited; see ${process_.logFile}`);
+      if (!process_.running) throw new StopWaiting(`postgres exited:\n${process_.logTail()}`);
       const client = new pg.Client({ connectionString: this.url() });
       try {
         await client.connect();

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { startJaeger, startMailpit, startPrometheus } from './http-servers.js';
 import { ManagedProcess } from './managed-process.js';
 import { NatsServer } from './nats-server.js';
-import { isPortOpen, waitUntil } from './ports.js';
+import { isPortOpen, StopWaiting, waitUntil } from './ports.js';
 import { PostgresServer } from './postgres-server.js';
 import { ensureGoTool, GO_TOOLS } from './tools.js';
 
@@ -300,7 +300,7 @@ export class LocalStack {
       await waitUntil(
         `${name} (log: ${service.logFile})`,
         async () => {
-          if (!service.running) throw new Error(`${name} exited; see ${service.logFile}`);
+          if (!service.running) throw new StopWaiting(`${name} exited:\n${service.logTail()}`);
           return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
         },
         60_000,

@@ -19,7 +19,7 @@ export interface NatsLinkOptions {
  * NATS is down (the user-service) hold one of these instead of a bare connection.
  */
 export interface NatsLink {
-  /** Resolves with the connection once it first succeeds. */
+  /** Resolves with the connection once it first succeeds (never, if closed before that). */
   connected(): Promise<NatsConnection>;
   isConnected(): boolean;
   /** Drains the connection (flushing pending publishes) and stops reconnecting. */
@@ -34,44 +34,61 @@ export async function openNatsLink(options: NatsLinkOptions): Promise<NatsLink> 
   let connectedNow = false;
   let closing = false;
 
-  const connecting = connect({
-    servers: settings.servers,
-    name: options.name,
-    waitOnFirstConnect: true,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: options.reconnectTimeWaitMs ?? 1000,
-    ...(credentials ? { authenticator: credsAuthenticator(credentials) } : {}),
-    ...(settings.user ? { user: settings.user } : {}),
-    ...(settings.password ? { pass: settings.password } : {}),
-  });
+  const reconnectTimeWait = options.reconnectTimeWaitMs ?? 1000;
+  const connectOnce = () =>
+    connect({
+      servers: settings.servers,
+      name: options.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait,
+      ...(credentials ? { authenticator: credsAuthenticator(credentials) } : {}),
+      ...(settings.user ? { user: settings.user } : {}),
+      ...(settings.password ? { pass: settings.password } : {}),
+    });
 
-  connecting.then(
-    async (connection) => {
-      connectedNow = true;
-      logger.info({ server: connection.getServer() }, 'connected to NATS');
-      for await (const status of connection.status()) {
-        switch (status.type) {
-          case 'disconnect':
-            connectedNow = false;
-            logger.warn({ server: status.server }, 'disconnected from NATS');
-            break;
-          case 'reconnect':
-            connectedNow = true;
-            logger.info({ server: status.server }, 'reconnected to NATS');
-            break;
-          case 'error':
-            logger.error({ err: status.error }, 'NATS error');
-            break;
-          case 'close':
-            connectedNow = false;
-            break;
+  // Not nats.js's waitOnFirstConnect: it retries in silence, and a refused login or an
+  // unreachable server must show in the log, once per new reason.
+  const connectFirst = async (): Promise<NatsConnection> => {
+    let lastReason: string | undefined;
+    for (;;) {
+      try {
+        return await connectOnce();
+      } catch (error) {
+        // Closed before the first connection: nothing waits for one any more.
+        if (closing) return new Promise<never>(() => undefined);
+        const reason = error instanceof Error ? error.message : String(error);
+        if (reason !== lastReason) {
+          logger.error({ err: error }, 'cannot connect to NATS; retrying');
+          lastReason = reason;
         }
+        await new Promise((resolve) => setTimeout(resolve, reconnectTimeWait));
       }
-    },
-    (error: unknown) => {
-      if (!closing) logger.error({ err: error }, 'cannot connect to NATS');
-    },
-  );
+    }
+  };
+  const connecting = connectFirst();
+
+  void connecting.then(async (connection) => {
+    connectedNow = true;
+    logger.info({ server: connection.getServer() }, 'connected to NATS');
+    for await (const status of connection.status()) {
+      switch (status.type) {
+        case 'disconnect':
+          connectedNow = false;
+          logger.warn({ server: status.server }, 'disconnected from NATS');
+          break;
+        case 'reconnect':
+          connectedNow = true;
+          logger.info({ server: status.server }, 'reconnected to NATS');
+          break;
+        case 'error':
+          logger.error({ err: status.error }, 'NATS error');
+          break;
+        case 'close':
+          connectedNow = false;
+          break;
+      }
+    }
+  });
 
   return {
     connected: () => connecting,
@@ -83,7 +100,7 @@ export async function openNatsLink(options: NatsLinkOptions): Promise<NatsLink> 
         await connection.drain();
       } else {
         // Still trying the first connection: give up on it.
-        connecting.then((late) => late.close()).catch(() => undefined);
+        void connecting.then((late) => late.close());
       }
     },
   };

@@ -14,8 +14,10 @@ function isUntracedRequest(request: IncomingMessage): boolean {
  * The auto-instrumentations. On, by the package's default: http, koa, pg and knex (and the rest,
  * which stay inert unless their module is loaded). Off: fs, dns and net, which wrap every file
  * read, lookup and socket; and pino, because `@signup-flow/service-runtime`'s logger adds
- * `trace_id`/`span_id` itself and logs are not exported over OTLP. Only the http entry is
- * configured for the on ones, so `OTEL_NODE_DISABLED_INSTRUMENTATIONS` can still turn them off.
+ * `trace_id`/`span_id` itself and logs are not exported over OTLP. pg and knex record a span only
+ * inside a trace: a query with no request or message behind it (the outbox relay's idle polls, the
+ * pruning, the gauges read at scrape, migrations) would otherwise be a root trace of its own, three
+ * a second at idle. The on ones leave `enabled` unset, so `OTEL_NODE_DISABLED_INSTRUMENTATIONS` still rules.
  */
 export function serviceInstrumentations(): Instrumentation[] {
   return getNodeAutoInstrumentations({
@@ -24,5 +26,7 @@ export function serviceInstrumentations(): Instrumentation[] {
     '@opentelemetry/instrumentation-net': { enabled: false },
     '@opentelemetry/instrumentation-pino': { enabled: false },
     '@opentelemetry/instrumentation-http': { ignoreIncomingRequestHook: isUntracedRequest },
+    '@opentelemetry/instrumentation-pg': { requireParentSpan: true },
+    '@opentelemetry/instrumentation-knex': { requireParentSpan: true },
   });
 }

@@ -80,16 +80,20 @@ describe('node --import @signup-flow/telemetry/register', () => {
     });
   });
 
-  it('when an ESM app queries PostgreSQL through knex, then knex and pg spans are exported', async () => {
+  it('when an ESM app queries PostgreSQL through knex, then knex and pg spans are exported for the query inside a trace, and none for the one outside', async () => {
     const run = await runInstrumented(
       { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', DATABASE_URL: await createTestDatabase('otel') },
       KNEX_QUERY,
     );
 
     expect(run).toMatchObject({ exitCode: 0, output: expect.stringContaining('query done') });
-    const scopes = new Set(receiver.spans().map((span) => span.scope));
+    const spans = receiver.spans();
+    const scopes = new Set(spans.map((span) => span.scope));
     expect(scopes).toContain(PG_SCOPE);
     expect(scopes).toContain(KNEX_SCOPE);
+    const work = spans.find((span) => span.name === 'traced work');
+    const database = spans.filter((span) => span.scope === PG_SCOPE || span.scope === KNEX_SCOPE);
+    expect(new Set(database.map((span) => span.traceId))).toEqual(new Set([work?.traceId]));
   });
 
   it('when the app awaits shutdownTelemetry() and calls process.exit(), then its spans were flushed', async () => {

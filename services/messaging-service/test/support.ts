@@ -22,7 +22,7 @@ import {
   SUBJECTS,
   type UserCreatedEvent,
 } from '@signup-flow/events';
-import { freePort, ManagedProcess, waitUntil } from '@signup-flow/local-stack';
+import { freePort, ManagedProcess, StopWaiting, waitUntil } from '@signup-flow/local-stack';
 import { ensureStream, usersStreamConfig } from '@signup-flow/nats';
 import { createLogger, loadConfig } from '@signup-flow/service-runtime';
 import knex, { type Knex } from 'knex';
@@ -178,7 +178,7 @@ export async function startProcess(
   });
   onTestFileEnd(() => child.kill());
   await waitUntil(`messaging-service ${readiness} (log: ${logFile})`, async () => {
-    if (!child.running) throw new Error(`messaging-service exited; see ${logFile}`);
+    if (!child.running) throw new StopWaiting(`messaging-service exited:\n${child.logTail()}`);
     const response = await fetch(`http://127.0.0.1:${port}/readyz`);
     const body = (await response.json()) as { dependencies?: { consumer?: string } };
     return readiness === 'listening' || (response.ok && body.dependencies?.consumer === 'up');
