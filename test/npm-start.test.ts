@@ -1,9 +1,16 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, isPortOpen, PORT_VARIABLES, waitUntil } from '@signup-flow/local-stack';
+import {
+  freePort,
+  isPortOpen,
+  PORT_VARIABLES,
+  StopWaiting,
+  waitUntil,
+} from '@signup-flow/local-stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -45,13 +52,101 @@ function npmStart(env: NodeJS.ProcessEnv, args: string[] = []): RunningStart {
   return { child, output: () => output, exited, hasExited: () => hasExited };
 }
 
-/** Every process in the group `npm start` leads (its whole tree, servers included). */
-function processGroup(pgid: number): number[] {
-  const lines = execFileSync('ps', ['-eo', 'pid=,pgid=,stat='], { encoding: 'utf8' }).split('\n');
-  return lines
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([, group, stat]) => Number(group) === pgid && !stat?.startsWith('Z'))
-    .map(([pid]) => Number(pid));
+/** The process and every process below it, servers in their own process groups included. */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  const lines = execFileSync('ps', ['-eo', 'pid=,ppid=,stat='], { encoding: 'utf8' }).split('\n');
+  for (const [pid, ppid, stat] of lines.map((line) => line.trim().split(/\s+/))) {
+    if (!pid || stat?.startsWith('Z')) continue;
+    children.set(Number(ppid), [...(children.get(Number(ppid)) ?? []), Number(pid)]);
+  }
+  const tree: number[] = [];
+  const queue = [root];
+  while (queue.length > 0) {
+    const pid = queue.shift() as number;
+    tree.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Local addresses of the TCP sockets listening on a port (from /proc/net/tcp and tcp6). */
+function listeningAddresses(port: number): string[] {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((table) =>
+    readFileSync(table, 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((line) => line.trim().split(/\s+/))
+      // Field 1 is local address:port, field 3 the state (0A = LISTEN).
+      .filter(([, local, , state]) => state === '0A' && local?.endsWith(`:${hexPort}`))
+      .map(([, local]) => (local as string).split(':')[0] as string),
+  );
+}
+
+const LOOPBACK = new Set(['0100007F', '00000000000000000000000001000000']);
+
+async function freshPorts(): Promise<{ env: NodeJS.ProcessEnv; ports: Record<string, number> }> {
+  const ports: Record<string, number> = {};
+  const env: NodeJS.ProcessEnv = {};
+  for (const [variable] of Object.values(PORT_VARIABLES)) {
+    const port = await freePort();
+    ports[variable] = port;
+    env[variable] = String(port);
+  }
+  return { env, ports };
+}
+
+async function untilReady(stack: RunningStart): Promise<void> {
+  await waitUntil(
+    'npm start to say it is ready',
+    async () => {
+      if (stack.hasExited()) throw new StopWaiting(`npm start exited:\n${stack.output()}`);
+      // The table's last line, not the readiness line: stdout may arrive in several chunks.
+      return /signup-flow is ready[\s\S]*stop with Ctrl-C/.test(stack.output());
+    },
+    600_000,
+    250,
+  );
+}
+
+/**
+ * After a stop signal: npm start exits, every process it started is gone, every port is free, and
+ * the services stopped before the infrastructure they use.
+ */
+async function expectCleanStop(
+  stack: RunningStart,
+  tree: number[],
+  ports: Record<string, number>,
+): Promise<void> {
+  await stack.exited;
+  await waitUntil(
+    'every process of npm start to exit',
+    async () => tree.every((pid) => !isRunning(pid)),
+    30_000,
+  );
+  for (const [variable, port] of Object.entries(ports)) {
+    if (variable === 'PROMETHEUS_PORT' && !stack.output().includes(`127.0.0.1:${port}`)) continue;
+    expect(await isPortOpen(port), `${variable} ${port}`).toBe(false);
+  }
+  const output = stack.output();
+  expect(output).not.toContain('had already exited');
+  const stoppedAt = (part: string) => output.indexOf(`  ${part} stopped (`);
+  for (const service of ['user-service', 'messaging-service']) {
+    expect(stoppedAt(service), output).toBeGreaterThan(-1);
+    for (const infrastructure of ['NATS', 'PostgreSQL']) {
+      expect(stoppedAt(service), output).toBeLessThan(stoppedAt(infrastructure));
+    }
+  }
 }
 
 describe('npm start', () => {
@@ -64,24 +159,11 @@ describe('npm start', () => {
     stateDir = await mkdtemp(join(tmpdir(), 'signup-flow-npm-start-'));
     // As root, PostgreSQL runs as the postgres user, which must reach its folder inside.
     await chmod(stateDir, 0o755);
-    ports = {};
-    env = { ...process.env, SIGNUP_FLOW_STATE_DIR: stateDir, LOG_LEVEL: 'warn' };
-    for (const [variable] of Object.values(PORT_VARIABLES)) {
-      const port = await freePort();
-      ports[variable] = port;
-      env[variable] = String(port);
-    }
+    const fresh = await freshPorts();
+    ports = fresh.ports;
+    env = { ...process.env, ...fresh.env, SIGNUP_FLOW_STATE_DIR: stateDir, LOG_LEVEL: 'warn' };
     stack = npmStart(env);
-    await waitUntil(
-      'npm start to say it is ready',
-      async () => {
-        if (stack.hasExited()) throw new Error(`npm start exited:\n${stack.output()}`);
-        // The table's last line, not the readiness line: stdout may arrive in several chunks.
-        return /signup-flow is ready[\s\S]*stop with Ctrl-C/.test(stack.output());
-      },
-      600_000,
-      250,
-    );
+    await untilReady(stack);
   }, 660_000);
 
   afterAll(async () => {
@@ -169,19 +251,51 @@ describe('npm start', () => {
     expect([...services].sort()).toEqual(['messaging-service', 'user-service']);
   });
 
-  it('when interrupted with Ctrl-C, then every process is gone and every port is free', async () => {
-    const pgid = stack.child.pid as number;
-    expect(processGroup(pgid).length).toBeGreaterThan(5);
-    process.kill(-pgid, 'SIGINT');
-    await stack.exited;
-    await waitUntil(
-      'every process of npm start to exit',
-      async () => processGroup(pgid).length === 0,
-      30_000,
-    );
+  it('when running, then every server it started listens on loopback only', () => {
     for (const [variable, port] of Object.entries(ports)) {
-      if (variable === 'PROMETHEUS_PORT' && !stack.output().includes(`127.0.0.1:${port}`)) continue;
-      expect(await isPortOpen(port), `${variable} ${port}`).toBe(false);
+      const addresses = listeningAddresses(port);
+      if (variable === 'PROMETHEUS_PORT' && addresses.length === 0) continue;
+      expect(addresses.length, `${variable} ${port}`).toBeGreaterThan(0);
+      for (const address of addresses) expect(LOOPBACK, `${variable} ${port}`).toContain(address);
     }
   });
+
+  it('when interrupted with Ctrl-C (SIGINT to the terminal’s process group), then the services stop first, then the rest, and nothing is left', async () => {
+    const pgid = stack.child.pid as number;
+    const tree = processTree(pgid);
+    expect(tree.length).toBeGreaterThan(5);
+    process.kill(-pgid, 'SIGINT');
+    await expectCleanStop(stack, tree, ports);
+  });
+});
+
+describe.each([
+  ['the npm process', (npm: number) => npm],
+  // npm runs start.js through `exec`, so the orchestrator is npm's child.
+  ['the orchestrator (start.js)', (npm: number) => processTree(npm)[1] as number],
+])('npm start, stopped with SIGTERM to %s', (_, target) => {
+  it('then the services stop first, then the rest, and nothing is left', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'signup-flow-npm-start-term-'));
+    await chmod(stateDir, 0o755);
+    const { env, ports } = await freshPorts();
+    const stack = npmStart({
+      ...process.env,
+      ...env,
+      SIGNUP_FLOW_STATE_DIR: stateDir,
+      LOG_LEVEL: 'warn',
+    });
+    try {
+      await untilReady(stack);
+      const npm = stack.child.pid as number;
+      const tree = processTree(npm);
+      expect(readFileSync(`/proc/${target(npm)}/cmdline`, 'utf8')).toMatch(
+        target(npm) === npm ? /npm/ : /start\.js/,
+      );
+      process.kill(target(npm), 'SIGTERM');
+      await expectCleanStop(stack, tree, ports);
+    } finally {
+      if (!stack.hasExited() && stack.child.pid) process.kill(-stack.child.pid, 'SIGKILL');
+      await rm(stateDir, { recursive: true, force: true });
+    }
+  }, 660_000);
 });

@@ -42,6 +42,9 @@ export class ManagedProcess {
         ...(options.uid !== undefined ? { uid: options.uid } : {}),
         ...(options.gid !== undefined ? { gid: options.gid } : {}),
         stdio: ['pipe', 'pipe', 'pipe'],
+        // Its own process group: a terminal's Ctrl-C signals the whole foreground group at once,
+        // and the servers must instead be stopped in order by whoever started them.
+        detached: true,
       },
     );
     this.#child.stdout?.pipe(log);

@@ -88,6 +88,8 @@ export interface StackUrls {
 interface Stoppable {
   name: string;
   stop(): Promise<void>;
+  /** Whether it still runs (a part stopped before its turn means the order was not kept). */
+  running(): boolean;
   /** The process behind the part, watched for crashes once it is ready. */
   process?: ManagedProcess;
 }
@@ -184,7 +186,12 @@ export class LocalStack {
           dir: join(stateDir, 'postgres'),
           port: ports.postgres,
         });
-        return { name: 'PostgreSQL', server, stop: () => server.stop() };
+        return {
+          name: 'PostgreSQL',
+          server,
+          stop: () => server.stop(),
+          running: () => server.running,
+        };
       });
       adminUrl = postgres.server.url();
     }
@@ -198,7 +205,7 @@ export class LocalStack {
         port: ports.nats,
         monitorPort: ports.natsMonitor,
       });
-      return { name: 'NATS', server, stop: () => server.stop() };
+      return { name: 'NATS', server, stop: () => server.stop(), running: () => server.running };
     });
 
     await this.#step('Mailpit (SMTP and web inbox)', async () => {
@@ -210,7 +217,7 @@ export class LocalStack {
         smtpPort: ports.smtp,
         httpPort: ports.inbox,
       });
-      return { name: 'Mailpit', ...server };
+      return { name: 'Mailpit', ...server, running: () => server.process.running };
     });
 
     await this.#step('Jaeger', async () => {
@@ -225,7 +232,7 @@ export class LocalStack {
         otlpGrpcPort: ports.otlpGrpc,
         healthPort: ports.jaegerHealth,
       });
-      return { name: 'Jaeger', ...server };
+      return { name: 'Jaeger', ...server, running: () => server.process.running };
     });
 
     if (prometheusBinary) {
@@ -241,7 +248,7 @@ export class LocalStack {
             'messaging-service': `127.0.0.1:${ports.messagingService}`,
           },
         });
-        return { name: 'Prometheus', ...server };
+        return { name: 'Prometheus', ...server, running: () => server.process.running };
       });
     } else {
       progress('  Prometheus: not installed, skipped (Debian/Ubuntu: apt-get install prometheus)');
@@ -293,7 +300,7 @@ export class LocalStack {
       command: process.execPath,
       // As `npm run serve:*` does: telemetry first, so its hooks patch the modules the service loads.
       args: ['--enable-source-maps', '--import', TELEMETRY_REGISTER, main],
-      env: { ...env, PORT: String(port) },
+      env: { ...env, HOST: '127.0.0.1', PORT: String(port) },
       logFile: join(this.#options.stateDir, 'logs', `${name}.log`),
     });
     try {
@@ -310,16 +317,25 @@ export class LocalStack {
       await service.stop();
       throw error;
     }
-    return { name, stop: () => service.stop(), process: service };
+    return { name, stop: () => service.stop(), process: service, running: () => service.running };
   }
 
   /** Stops everything that started, in reverse order. */
   async stop(): Promise<void> {
     this.#stopping = true;
     for (const part of this.#started.splice(0).reverse()) {
-      await part.stop().catch((error: unknown) => {
-        this.#options.progress(`  could not stop ${part.name}: ${error}`);
-      });
+      if (!part.running()) {
+        this.#options.progress(`  ${part.name} had already exited`);
+        continue;
+      }
+      const began = Date.now();
+      await part.stop().then(
+        () =>
+          this.#options.progress(
+            `  ${part.name} stopped (${((Date.now() - began) / 1000).toFixed(1)} s)`,
+          ),
+        (error: unknown) => this.#options.progress(`  could not stop ${part.name}: ${error}`),
+      );
     }
   }
 }

@@ -26,6 +26,13 @@ export function loadConfig<Schema extends z.ZodType>(
 /** Shared building blocks for configuration schemas. */
 export const env = {
   port: (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback),
+  /** A bind address; unset means every interface (what a container wants). */
+  host: () =>
+    z
+      .union([z.ipv4(), z.ipv6(), z.hostname()], {
+        message: 'must be an IP address or a host name',
+      })
+      .optional(),
   positiveInt: (fallback: number) => z.coerce.number().int().positive().default(fallback),
   boolean: (fallback: boolean) =>
     z

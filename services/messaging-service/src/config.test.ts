@@ -20,6 +20,7 @@ describe('configuration', () => {
       dlqReplicas: 1,
     });
     expect(settings.defaulted).toEqual(['SMTP_URL', 'MAIL_FROM']);
+    expect(settings.host).toBeUndefined();
   });
 
   it('when settings are given, then they are used and nothing is flagged', () => {
@@ -32,6 +33,7 @@ describe('configuration', () => {
         NATS_PROVISION: '0',
         SEND_CONCURRENCY: '4',
         RETRY_BACKOFF_MS: '500, 1000,2000',
+        HOST: '127.0.0.1',
       }),
     );
 
@@ -42,6 +44,7 @@ describe('configuration', () => {
       sendConcurrency: 4,
       maxAckPending: 16,
       retryBackoffMs: [500, 1000, 2000],
+      host: '127.0.0.1',
       defaulted: [],
     });
   });
@@ -52,10 +55,12 @@ describe('configuration', () => {
         DATABASE_URL: 'mysql://root:hunter2@db/x',
         SMTP_URL: 'http://mail',
         RETRY_BACKOFF_MS: '1000,soon',
+        HOST: 'not a host!',
       });
 
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(/DATABASE_URL.*SMTP_URL.*RETRY_BACKOFF_MS/);
+    expect(load).toThrow(/HOST: must be an IP address or a host name/);
     expect(load).not.toThrow(/hunter2/);
   });
 });

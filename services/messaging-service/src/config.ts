@@ -24,6 +24,7 @@ const backoffSchedule = z
 export const configSchema = z
   .object({
     PORT: env.port(8081),
+    HOST: env.host(),
     DATABASE_URL: env.postgresUrl(),
     SMTP_URL: z
       .string()
@@ -58,6 +59,8 @@ export type Config = z.infer<typeof configSchema>;
 /** The settings the code works with, with derived defaults filled in. */
 export interface Settings {
   port: number;
+  /** Bind address; every interface when unset. */
+  host?: string;
   databaseUrl: string;
   smtpUrl: string;
   mailFrom: string;
@@ -96,6 +99,7 @@ export function settingsFromConfig(config: Config): Settings {
   ];
   return {
     port: config.PORT,
+    ...(config.HOST ? { host: config.HOST } : {}),
     databaseUrl: config.DATABASE_URL,
     smtpUrl: config.SMTP_URL ?? DEFAULT_SMTP_URL,
     mailFrom: config.MAIL_FROM ?? DEFAULT_MAIL_FROM,

@@ -115,7 +115,7 @@ export async function startMessagingService(
       },
     ],
   });
-  const http = await startHttpServer(app, settings.port);
+  const http = await startHttpServer(app, settings.port, settings.host);
   logger.info({ port: http.port }, 'messaging-service listening');
 
   let loop: ConsumeLoop | undefined;

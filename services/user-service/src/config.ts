@@ -7,6 +7,7 @@ const HOUR = 3600;
 /** Every environment variable the user-service reads, with its default. See the README's table. */
 export const configSchema = z.object({
   PORT: env.port(8080),
+  HOST: env.host(),
   LOG_LEVEL: env.logLevel(),
   DATABASE_URL: env.postgresUrl(),
   DB_POOL_MAX: env.positiveInt(10),

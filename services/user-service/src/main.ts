@@ -121,7 +121,7 @@ async function main(): Promise<void> {
       { name: 'nats', critical: false, check: () => nats.isConnected() },
     ],
   });
-  const server = await startHttpServer(app, config.PORT);
+  const server = await startHttpServer(app, config.PORT, config.HOST);
   logger.info({ port: server.port }, 'user-service ready');
 
   exitOnSignal(
