@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
+const USER_SERVICE_ALERT = 'SignupFlowOutboxBacklogStuck';
 
 interface RunningStart {
   child: ChildProcess;
@@ -249,6 +250,55 @@ describe('npm start', () => {
       500,
     );
     expect([...services].sort()).toEqual(['messaging-service', 'user-service']);
+  });
+
+  it('when npm run load runs, then it reports its progress and every signup it made gets its email', async () => {
+    const inboxTotal = async () =>
+      (
+        (await (
+          await fetch(`http://127.0.0.1:${ports.INBOX_PORT}/api/v1/messages?limit=1`)
+        ).json()) as {
+          total: number;
+        }
+      ).total;
+    const before = await inboxTotal();
+    const load = spawnSync('npm', ['run', 'load', '--', '--rate', '20', '--duration', '3'], {
+      cwd: REPO,
+      env,
+      encoding: 'utf8',
+    });
+    expect(load.status, load.stdout + load.stderr).toBe(0);
+    expect(load.stdout).toMatch(/^\s+1 s\s+sent \d+/m);
+    expect(load.stdout).toMatch(/done: .*sent 60 {2}created 60 {2}errors 0/);
+    await waitUntil(
+      '60 more welcome emails in the inbox',
+      async () => (await inboxTotal()) >= before + 60,
+    );
+  });
+
+  it('when Prometheus is installed, then it evaluates the charts’ own alert rules against the local services', async (context) => {
+    const prometheus = `http://127.0.0.1:${ports.PROMETHEUS_PORT}`;
+    if (!stack.output().includes(prometheus)) context.skip('Prometheus is not installed');
+    let rules: Array<{ name: string; type: string; health: string }> = [];
+    await waitUntil('Prometheus to evaluate every rule', async () => {
+      const body = (await (await fetch(`${prometheus}/api/v1/rules`)).json()) as {
+        data: { groups: Array<{ rules: typeof rules }> };
+      };
+      rules = body.data.groups.flatMap((group) => group.rules);
+      return rules.length > 0 && rules.every((rule) => rule.health === 'ok');
+    });
+    const alerts = rules.filter((rule) => rule.type === 'alerting').map((rule) => rule.name);
+    expect(alerts).toEqual(
+      expect.arrayContaining(['SignupFlowMailServerDown', USER_SERVICE_ALERT]),
+    );
+    // The rules select the series the local Prometheus scrapes (namespace and job).
+    const up = (await (
+      await fetch(`${prometheus}/api/v1/query?query=${encodeURIComponent('up{namespace="local"}')}`)
+    ).json()) as { data: { result: Array<{ metric: { job: string } }> } };
+    expect(up.data.result.map((series) => series.metric.job).sort()).toEqual([
+      'messaging-service',
+      'user-service',
+    ]);
   });
 
   it('when running, then every server it started listens on loopback only', () => {

@@ -153,15 +153,20 @@ export interface PrometheusOptions {
   scrapeIntervalSeconds?: number;
   /** Rule files to load. */
   ruleFiles?: string[];
+  /** Labels every scraped series gets (e.g. the `namespace` the rules select). */
+  targetLabels?: Record<string, string>;
 }
 
 /** Prometheus scraping the given targets, with its data in `dir`. */
 export async function startPrometheus(options: PrometheusOptions): Promise<StartedServer> {
   const interval = `${options.scrapeIntervalSeconds ?? 5}s`;
   const config = join(options.dir, 'prometheus.yml');
+  const labels = options.targetLabels
+    ? `\n        labels: ${JSON.stringify(options.targetLabels)}`
+    : '';
   const jobs = Object.entries(options.targets).map(
     ([job, target]) =>
-      `  - job_name: ${JSON.stringify(job)}\n    static_configs:\n      - targets: [${JSON.stringify(target)}]`,
+      `  - job_name: ${JSON.stringify(job)}\n    static_configs:\n      - targets: [${JSON.stringify(target)}]${labels}`,
   );
   await writeFile(
     config,

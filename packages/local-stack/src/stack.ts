@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { renderChartAlertRules } from './alert-rules.js';
 import { startJaeger, startMailpit, startPrometheus } from './http-servers.js';
 import { ManagedProcess } from './managed-process.js';
 import { NatsServer } from './nats-server.js';
@@ -15,6 +16,8 @@ import { ensureGoTool, GO_TOOLS } from './tools.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+/** What the charts' alert rules select as `namespace`, given to every series scraped locally. */
+const LOCAL_NAMESPACE = 'local';
 const TELEMETRY_REGISTER = new URL('../../telemetry/dist/register.js', import.meta.url).href;
 
 /** Ports of the local stack; each can be overridden by the environment variable named in PORT_VARIABLES. */
@@ -172,12 +175,14 @@ export class LocalStack {
     }
 
     progress('▸ tools (pinned; built into .tools/ on first use)…');
-    const [natsBinary, mailpitBinary, jaegerBinary] = await Promise.all([
+    const prometheusBinary = await findOnPath('prometheus');
+    const [natsBinary, mailpitBinary, jaegerBinary, helmBinary] = await Promise.all([
       ensureGoTool(GO_TOOLS.natsServer, progress),
       ensureGoTool(GO_TOOLS.mailpit, progress),
       ensureGoTool(GO_TOOLS.jaeger, progress),
+      // Only to render the charts' alert rules for Prometheus.
+      prometheusBinary ? ensureGoTool(GO_TOOLS.helm, progress) : undefined,
     ]);
-    const prometheusBinary = await findOnPath('prometheus');
 
     let adminUrl = this.#options.databaseUrl;
     if (!adminUrl) {
@@ -239,10 +244,18 @@ export class LocalStack {
       await this.#step('Prometheus', async () => {
         const dir = join(stateDir, 'prometheus');
         await mkdir(dir, { recursive: true });
+        const ruleFiles = await renderChartAlertRules({
+          helm: helmBinary as string,
+          dir: join(dir, 'rules'),
+          charts: ['user-service', 'messaging-service'],
+          namespace: LOCAL_NAMESPACE,
+        });
         const server = await startPrometheus({
           binary: prometheusBinary,
           dir,
           port: ports.prometheus,
+          ruleFiles,
+          targetLabels: { namespace: LOCAL_NAMESPACE },
           targets: {
             'user-service': `127.0.0.1:${ports.userService}`,
             'messaging-service': `127.0.0.1:${ports.messagingService}`,

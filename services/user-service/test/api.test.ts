@@ -513,6 +513,25 @@ describe('operational endpoints', () => {
     expect(metrics).toContain('nodejs_heap_size_total_bytes');
   });
 
+  it('when the API root is opened, then it lists where each operation and endpoint is', async () => {
+    const root = await fetch(`${api.baseUrl}/`);
+    expect(root.status).toBe(200);
+    const { links } = (await root.json()) as {
+      links: Array<{ rel: string; method: string; href: string }>;
+    };
+    expect(links.map((link) => `${link.method} ${link.href}`)).toEqual(
+      expect.arrayContaining([
+        'POST /v1/users',
+        'POST /v1/sessions',
+        'GET /healthz',
+        'GET /metrics',
+      ]),
+    );
+    for (const link of links.filter((l) => l.method === 'GET' && l.href !== '/v1/users/me')) {
+      expect((await fetch(`${api.baseUrl}${link.href}`)).status, link.href).toBe(200);
+    }
+  });
+
   it('answers unknown routes and methods with problems', async () => {
     const missing = await fetch(`${api.baseUrl}/v2/nothing`);
     expect(missing.status).toBe(404);

@@ -56,7 +56,10 @@ function printTable(urls: StackUrls): void {
     ['API (user-service)', urls.api],
     ['Inbox (Mailpit)', urls.inbox],
     ['Traces (Jaeger)', urls.jaeger],
-    ['Prometheus', urls.prometheus ?? 'not installed (apt-get install prometheus)'],
+    [
+      'Prometheus (the charts’ alert rules)',
+      urls.prometheus ?? 'not installed (apt-get install prometheus)',
+    ],
     ['user-service metrics', urls.userServiceMetrics],
     ['messaging-service metrics', urls.messagingServiceMetrics],
     ['PostgreSQL', urls.postgres.replace(/:[^:@/]*@/, ':***@')],

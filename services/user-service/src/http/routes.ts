@@ -49,8 +49,25 @@ export const domainErrors: Middleware = async (_ctx, next) => {
   }
 };
 
+/** What `GET /` answers: where everything is, for whoever opens the API's address first. */
+const API_INDEX = {
+  service: 'user-service',
+  links: [
+    { rel: 'sign-up', method: 'POST', href: '/v1/users' },
+    { rel: 'log-in', method: 'POST', href: '/v1/sessions' },
+    { rel: 'me', method: 'GET', href: '/v1/users/me' },
+    { rel: 'liveness', method: 'GET', href: '/healthz' },
+    { rel: 'readiness', method: 'GET', href: '/readyz' },
+    { rel: 'metrics', method: 'GET', href: '/metrics' },
+  ],
+} as const;
+
 export function apiRoutes(deps: RoutesDeps): Router {
   const router = new Router();
+
+  router.get('/', (ctx) => {
+    ctx.body = API_INDEX;
+  });
 
   router.post('/v1/users', async (ctx) => {
     const request = parseRequest(signUpRequestSchema, await readJsonBody(ctx));
