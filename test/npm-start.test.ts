@@ -12,6 +12,7 @@ import {
   waitUntil,
 } from '@signup-flow/local-stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BROWSER_INSTALL_HINT, locateBrowser, renderedDom } from './support/browser.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const USER_SERVICE_ALERT = 'SignupFlowOutboxBacklogStuck';
@@ -150,7 +151,15 @@ async function expectCleanStop(
   }
 }
 
+const browser = locateBrowser();
+const IN_CI = process.env.CI === 'true';
+
+function escapeHtml(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
 describe('npm start', () => {
+  let demoEmail: { id: string; subject: string } | undefined;
   let stateDir: string;
   let env: NodeJS.ProcessEnv;
   let ports: Record<string, number>;
@@ -221,6 +230,7 @@ describe('npm start', () => {
       Text: string;
     };
     expect(message.Text).toContain('Demo User');
+    demoEmail = { id: messageId as string, subject: message.Subject };
 
     let services = new Set<string>();
     await waitUntil(
@@ -250,6 +260,22 @@ describe('npm start', () => {
       500,
     );
     expect([...services].sort()).toEqual(['messaging-service', 'user-service']);
+  });
+
+  it('when the inbox is opened in a real browser, then it lists the welcome email and opens it', async (context) => {
+    if (!browser) {
+      if (IN_CI) throw new Error(BROWSER_INSTALL_HINT);
+      context.skip(BROWSER_INSTALL_HINT);
+    }
+    expect(demoEmail, 'the demo test ran first').toBeDefined();
+    const { id, subject } = demoEmail as { id: string; subject: string };
+    const inbox = `http://127.0.0.1:${ports.INBOX_PORT}`;
+    // Mailpit's UI is a script-drawn page: only a browser that runs it shows the messages.
+    const list = await renderedDom(browser as string, `${inbox}/`);
+    expect(list).toContain(escapeHtml(subject));
+    const opened = await renderedDom(browser as string, `${inbox}/view/${id}`);
+    expect(opened).toContain(escapeHtml(subject));
+    expect(opened).toContain('Demo User');
   });
 
   it('when npm run load runs, then it reports its progress and every signup it made gets its email', async () => {

@@ -22,4 +22,4 @@ export {
   type StackUrls,
   stackPorts,
 } from './stack.js';
-export { ensureGoTool, GO_TOOLS, type GoTool, toolsDir } from './tools.js';
+export { builtToolPath, ensureGoTool, GO_TOOLS, type GoTool, toolsDir } from './tools.js';

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -19,9 +19,28 @@ export interface GoTool {
   /**
    * `install`: `go install package@version`. `tool-module`: for modules whose go.mod has replace
    * directives (which `go install` refuses), a throw-away module requires it as a tool and builds it.
+   * `module-with-web-ui`: for modules that embed a web UI built with npm from sources they ship
+   * (`go install` would embed an empty UI folder): the module's source is copied, its UI built with
+   * npm, then the binary with `go build` (see {@link WebUiBuild}).
    * @default 'install'
    */
-  build?: 'install' | 'tool-module';
+  build?: 'install' | 'tool-module' | 'module-with-web-ui';
+  webUi?: WebUiBuild;
+}
+
+/** How a module's web UI is built before `go build` embeds it. */
+export interface WebUiBuild {
+  /** The npm script that writes the UI's assets where the Go code embeds them. */
+  script: string;
+  /** Any one of these must exist after the build, or it counts as failed. */
+  outputs: string[];
+  /**
+   * Used when the module's lockfile pins a version the registry does not serve: the package.json
+   * ranges are resolved instead, with these widened.
+   */
+  fallbackRanges: Record<string, string>;
+  /** `-X` linker flags that set the version the binary reports. */
+  versionVariable: string;
 }
 
 export const GO_TOOLS = {
@@ -44,6 +63,16 @@ export const GO_TOOLS = {
     package: 'github.com/axllent/mailpit',
     version: 'v1.33.1',
     versionArgs: ['version', '--no-release-check'],
+    // The inbox UI is Vue, built with esbuild by `npm run package` into server/ui/dist (Mailpit's
+    // CONTRIBUTING.md: "Building the web UI"); without it the inbox is a blank page.
+    build: 'module-with-web-ui',
+    webUi: {
+      script: 'package',
+      outputs: ['server/ui/dist/app.js', 'server/ui/dist/app.css'],
+      // rapidoc draws only the API docs page; some registries serve no 12.x.
+      fallbackRanges: { rapidoc: '^12.0.0 || ^9.3.8' },
+      versionVariable: 'github.com/axllent/mailpit/config.Version',
+    },
   },
   /** Jaeger v2 (OTLP receiver, in-memory storage, query API and UI). */
   jaeger: {
@@ -62,6 +91,13 @@ export function toolsDir(): string {
   );
 }
 
+/** Where the tools folder holds the pinned build of the tool. */
+export function builtToolPath(tool: GoTool): string {
+  // A build with its web UI gets its own folder: a cached build from before had none.
+  const flavour = tool.build === 'module-with-web-ui' ? '-with-ui' : '';
+  return join(toolsDir(), `${tool.name}-${tool.version}${flavour}`, tool.name);
+}
+
 async function versionOnPath(tool: GoTool): Promise<string | undefined> {
   try {
     const { stdout, stderr } = await run(tool.name, tool.versionArgs, { timeout: 10_000 });
@@ -73,9 +109,78 @@ async function versionOnPath(tool: GoTool): Promise<string | undefined> {
 
 const GO_BUILD_LIMITS = { timeout: 30 * 60_000, maxBuffer: 64 * 1024 * 1024 };
 
+/** The module's source, copied (writable) out of the Go module cache into `dir`. */
+async function moduleSource(tool: GoTool, dir: string): Promise<void> {
+  const { stdout } = await run(
+    'go',
+    ['mod', 'download', '-json', `${tool.package}@${tool.version}`],
+    {
+      ...GO_BUILD_LIMITS,
+    },
+  );
+  const { Dir } = JSON.parse(stdout) as { Dir: string };
+  await cp(Dir, dir, { recursive: true });
+  await run('chmod', ['-R', 'u+w', dir]);
+}
+
+async function buildWebUi(
+  ui: WebUiBuild,
+  dir: string,
+  progress: (line: string) => void,
+): Promise<void> {
+  const npm = { ...GO_BUILD_LIMITS, cwd: dir };
+  const quiet = ['--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'];
+  try {
+    // Its lockfile, exactly; peers stay out (the Sass plugin falls back to the pure-JS sass).
+    await run('npm', ['ci', ...quiet, '--omit=peer'], npm);
+  } catch (error) {
+    const reason = String((error as { stderr?: string }).stderr || error)
+      .split('\n')
+      .find((line) => /404 Not Found|No matching version/.test(line));
+    progress(
+      `  its lockfile pins a version this registry does not serve (${reason?.trim() ?? 'npm ci failed'}); resolving its package.json ranges instead`,
+    );
+    await rm(join(dir, 'package-lock.json'), { force: true });
+    await rm(join(dir, 'node_modules'), { recursive: true, force: true });
+    for (const [name, range] of Object.entries(ui.fallbackRanges)) {
+      await run('npm', ['pkg', 'set', `dependencies.${name}=${range}`], npm);
+    }
+    await run('npm', ['install', ...quiet, '--no-package-lock', '--legacy-peer-deps'], npm);
+  }
+  await run('npm', ['run', ui.script], npm);
+  for (const output of ui.outputs) {
+    if (!existsSync(join(dir, output))) throw new Error(`the UI build wrote no ${output}`);
+  }
+}
+
 /** Builds the tool into `outDir` (a fresh folder), by the tool's build method. */
-async function goBuild(tool: GoTool, outDir: string): Promise<void> {
+async function goBuild(
+  tool: GoTool,
+  outDir: string,
+  progress: (line: string) => void,
+): Promise<void> {
   const target = `${tool.package}@${tool.version}`;
+  if (tool.build === 'module-with-web-ui' && tool.webUi) {
+    const source = join(outDir, 'source');
+    await moduleSource(tool, source);
+    progress(`  building ${tool.name}'s web UI with npm (its own sources)…`);
+    await buildWebUi(tool.webUi, source, progress);
+    progress(`  building ${tool.name} with go build…`);
+    await run(
+      'go',
+      [
+        'build',
+        '-ldflags',
+        `-X ${tool.webUi.versionVariable}=${tool.version}`,
+        '-o',
+        join(outDir, tool.name),
+        '.',
+      ],
+      { ...GO_BUILD_LIMITS, cwd: source, env: { ...process.env, GOFLAGS: '-mod=mod' } },
+    );
+    await rm(source, { recursive: true, force: true });
+    return;
+  }
   if ((tool.build ?? 'install') === 'install') {
     await run('go', ['install', target], {
       ...GO_BUILD_LIMITS,
@@ -111,8 +216,8 @@ export async function ensureGoTool(
   const onPath = await versionOnPath(tool);
   if (onPath?.includes(tool.version.replace(/^v/, ''))) return tool.name;
 
-  const binDir = join(toolsDir(), `${tool.name}-${tool.version}`);
-  const binary = join(binDir, tool.name);
+  const binary = builtToolPath(tool);
+  const binDir = dirname(binary);
   if (existsSync(binary)) return binary;
 
   progress(
@@ -120,8 +225,13 @@ export async function ensureGoTool(
   );
   await mkdir(toolsDir(), { recursive: true });
   const workDir = await mkdtemp(join(toolsDir(), `.build-${tool.name}-`));
+  const began = Date.now();
+  const ticker = setInterval(() => {
+    const seconds = Math.round((Date.now() - began) / 1000);
+    progress(`  still building ${tool.name}: ${Math.floor(seconds / 60)} min ${seconds % 60} s…`);
+  }, 30_000);
   try {
-    await goBuild(tool, workDir);
+    await goBuild(tool, workDir, progress);
     await mkdir(binDir, { recursive: true });
     await rename(join(workDir, tool.name), binary);
   } catch (error) {
@@ -133,8 +243,9 @@ export async function ensureGoTool(
       `cannot build ${tool.name} ${tool.version}: ${reason}\nInstall ${tool.name} ${tool.version} on your PATH yourself, or fix the above and retry.`,
     );
   } finally {
+    clearInterval(ticker);
     await rm(workDir, { recursive: true, force: true });
   }
-  progress(`built ${binary}`);
+  progress(`built ${binary} in ${Math.round((Date.now() - began) / 1000)} s`);
   return binary;
 }

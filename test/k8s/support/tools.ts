@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { GO_TOOLS, type GoTool, toolsDir } from '@signup-flow/local-stack';
+import { builtToolPath, GO_TOOLS, type GoTool } from '@signup-flow/local-stack';
 import { it } from 'vitest';
 
 /** In CI (`CI=true`) a missing tool fails the suite; on a laptop its tests skip with a message. */
@@ -20,7 +19,7 @@ function versionOf(command: string, args: readonly string[]): string | undefined
  * copy on PATH); never builds it, so a test run stays fast.
  */
 export function locateGoTool(tool: GoTool): string | undefined {
-  const built = join(toolsDir(), `${tool.name}-${tool.version}`, tool.name);
+  const built = builtToolPath(tool);
   if (existsSync(built)) return built;
   const onPath = versionOf(tool.name, tool.versionArgs);
   return onPath?.includes(tool.version.replace(/^v/, '')) ? tool.name : undefined;
