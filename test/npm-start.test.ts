@@ -196,6 +196,21 @@ describe('npm start', () => {
     expect(output).toMatch(/Traces \(Jaeger\)/);
   });
 
+  it('when Jaeger has no UI (a source build), then the table and the demo say so instead of linking a placeholder', async () => {
+    const jaeger = `http://127.0.0.1:${ports.JAEGER_PORT}`;
+    const placeholder = /not the Jaeger UI/.test(await (await fetch(`${jaeger}/`)).text());
+    const row = stack
+      .output()
+      .split('\n')
+      .find((line) => line.includes('Traces (Jaeger)'));
+    if (placeholder) {
+      expect(row).toContain(`${jaeger}/api/v3/traces/<trace id>`);
+      expect(row).toContain('placeholder UI: source build');
+    } else {
+      expect(row?.trim().endsWith(jaeger)).toBe(true);
+    }
+  });
+
   it('when a second npm start runs, then it says the stack is already running and exits', async () => {
     const second = npmStart(env);
     expect(await second.exited).not.toBe(0);
@@ -218,7 +233,14 @@ describe('npm start', () => {
     });
     const code = await new Promise((resolve) => demo.once('exit', resolve));
     expect(code, output).toBe(0);
-    const traceId = /\/trace\/([0-9a-f]{32})/.exec(output)?.[1];
+    const traceId = /trace ([0-9a-f]{32}): \d+ spans from/.exec(output)?.[1];
+    // The waterfall: the request's span first, the SMTP send under the consumer's, on one time axis.
+    const waterfall = output.split('\n').filter((line) => line.includes('│'));
+    const row = (name: string) => waterfall.findIndex((line) => line.endsWith(name));
+    expect(row('POST /v1/users'), output).toBe(0);
+    expect(row('smtp send'), output).toBeGreaterThan(row('process users.created'));
+    expect(row('process users.created'), output).toBeGreaterThan(row('publish users.created'));
+    expect(waterfall[row('smtp send')]).toMatch(/█.*messaging-service\s+ {4,}smtp send$/);
     const messageId = /\/view\/(\S+)/.exec(output)?.[1];
     expect(traceId).toBeDefined();
     expect(messageId).toBeDefined();

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { waitUntil } from './ports.js';
+import { completeTrace, jaegerUi, renderWaterfall } from './trace-waterfall.js';
 
 export interface DemoUrls {
   api: string;
@@ -15,6 +16,8 @@ export interface DemoResult {
   traceUrl: string;
   /** The same trace from Jaeger's query API (works where a source-built Jaeger has no UI). */
   traceApiUrl: string;
+  /** What Jaeger serves at its UI address. */
+  jaegerUi: 'ui' | 'placeholder';
 }
 
 interface MailpitSearch {
@@ -57,6 +60,14 @@ export async function runDemo(urls: DemoUrls, log: (line: string) => void): Prom
     60_000,
     250,
   );
+  log('  the welcome email is in the inbox; waiting for the whole trace…');
+  const spans = await completeTrace(urls.jaeger, traceId, ['user-service', 'messaging-service']);
+  const services = new Set(spans.map((span) => span.service));
+  log('');
+  log(`  trace ${traceId}: ${spans.length} spans from ${[...services].join(' and ')}`);
+  for (const line of renderWaterfall(spans)) log(`  ${line}`);
+  log('');
+  const ui = await jaegerUi(urls.jaeger);
   const result = {
     userId: user.id,
     email,
@@ -64,9 +75,18 @@ export async function runDemo(urls: DemoUrls, log: (line: string) => void): Prom
     emailUrl: `${urls.inbox}/view/${messageId}`,
     traceUrl: `${urls.jaeger}/trace/${traceId}`,
     traceApiUrl: `${urls.jaeger}/api/v3/traces/${traceId}`,
+    jaegerUi: ui,
   };
   log(`  the welcome email:   ${result.emailUrl}`);
-  log(`  the whole trace:     ${result.traceUrl}`);
-  log(`  (as JSON:            ${result.traceApiUrl})`);
+  if (ui === 'ui') {
+    log(`  the whole trace:     ${result.traceUrl}`);
+    log(`  (as JSON:            ${result.traceApiUrl})`);
+  } else {
+    // A Jaeger built from the module proxy has no UI assets: do not send people to a placeholder.
+    log(`  the whole trace:     ${result.traceApiUrl}`);
+    log(
+      '  (Jaeger here is a source build whose UI page is a placeholder; its query API has the trace)',
+    );
+  }
   return result;
 }

@@ -14,6 +14,7 @@ export { ManagedProcess, type ManagedProcessOptions } from './managed-process.js
 export { type NatsOperatorTrust, NatsServer, type NatsServerOptions } from './nats-server.js';
 export { freePort, isPortOpen, StopWaiting, waitUntil } from './ports.js';
 export { createDatabase, PostgresServer, type PostgresServerOptions } from './postgres-server.js';
+export { type GithubRelease, installRelease } from './release-download.js';
 export {
   LocalStack,
   PORT_VARIABLES,
@@ -22,4 +23,12 @@ export {
   type StackUrls,
   stackPorts,
 } from './stack.js';
-export { builtToolPath, ensureGoTool, GO_TOOLS, type GoTool, toolsDir } from './tools.js';
+export {
+  builtToolPath,
+  ensureGoTool,
+  GO_TOOLS,
+  type GoTool,
+  installedToolPath,
+  releaseToolPath,
+  toolsDir,
+} from './tools.js';

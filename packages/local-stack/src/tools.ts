@@ -4,6 +4,7 @@ import { cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { type GithubRelease, installRelease } from './release-download.js';
 
 const run = promisify(execFile);
 
@@ -26,6 +27,11 @@ export interface GoTool {
    */
   build?: 'install' | 'tool-module' | 'module-with-web-ui';
   webUi?: WebUiBuild;
+  /**
+   * The project's official build of this version, tried before building from source (it may be
+   * better: Jaeger's has its UI). Only for projects that publish checksums with their releases.
+   */
+  release?: GithubRelease;
 }
 
 /** How a module's web UI is built before `go build` embeds it. */
@@ -49,6 +55,14 @@ export const GO_TOOLS = {
     package: 'github.com/nats-io/nats-server/v2',
     version: 'v2.14.9',
     versionArgs: ['--version'],
+    // .goreleaser.yml: archives wrapped in a folder named like the archive, checksums in SHA256SUMS.
+    release: {
+      repository: 'nats-io/nats-server',
+      tag: 'v2.14.9',
+      archive: 'nats-server-v2.14.9-linux-{arch}.tar.gz',
+      checksums: 'SHA256SUMS',
+      binary: 'nats-server-v2.14.9-linux-{arch}/nats-server',
+    },
   },
   /** Renders and lints the Helm charts in the Kubernetes tests (test/k8s). */
   helm: {
@@ -65,6 +79,7 @@ export const GO_TOOLS = {
     versionArgs: ['version', '--no-release-check'],
     // The inbox UI is Vue, built with esbuild by `npm run package` into server/ui/dist (Mailpit's
     // CONTRIBUTING.md: "Building the web UI"); without it the inbox is a blank page.
+    // No release download: Mailpit publishes no checksums with its releases (build-release.yml).
     build: 'module-with-web-ui',
     webUi: {
       script: 'package',
@@ -81,6 +96,16 @@ export const GO_TOOLS = {
     version: 'v1.76.0',
     versionArgs: ['version'],
     build: 'tool-module',
+    // Module v1.76.0 is Jaeger v2.13.0 (CHANGELOG.md: "v1.76.0 / v2.13.0"); the release tagged
+    // v1.76.0 carries the v2 archives (scripts/build/package-deploy.sh, ci-release.yml), whose
+    // binary embeds the UI a source build lacks.
+    release: {
+      repository: 'jaegertracing/jaeger',
+      tag: 'v1.76.0',
+      archive: 'jaeger-2.13.0-linux-{arch}.tar.gz',
+      checksums: 'jaeger-2.13.0.sha256sum.txt',
+      binary: 'jaeger-2.13.0-linux-{arch}/jaeger',
+    },
   },
 } as const satisfies Record<string, GoTool>;
 
@@ -96,6 +121,16 @@ export function builtToolPath(tool: GoTool): string {
   // A build with its web UI gets its own folder: a cached build from before had none.
   const flavour = tool.build === 'module-with-web-ui' ? '-with-ui' : '';
   return join(toolsDir(), `${tool.name}-${tool.version}${flavour}`, tool.name);
+}
+
+/** Where the tools folder holds the project's official release binary of the tool. */
+export function releaseToolPath(tool: GoTool): string {
+  return join(toolsDir(), `${tool.name}-${tool.version}-release`, tool.name);
+}
+
+/** The pinned tool already in the tools folder (the official release first), if there is one. */
+export function installedToolPath(tool: GoTool): string | undefined {
+  return [releaseToolPath(tool), builtToolPath(tool)].find((path) => existsSync(path));
 }
 
 async function versionOnPath(tool: GoTool): Promise<string | undefined> {
@@ -216,9 +251,22 @@ export async function ensureGoTool(
   const onPath = await versionOnPath(tool);
   if (onPath?.includes(tool.version.replace(/^v/, ''))) return tool.name;
 
+  const installed = installedToolPath(tool);
+  if (installed) return installed;
+  if (tool.release) {
+    try {
+      await installRelease(tool.release, releaseToolPath(tool));
+      progress(`downloaded ${tool.name} ${tool.version}, the official release (checksum verified)`);
+      return releaseToolPath(tool);
+    } catch (error) {
+      const reason = error instanceof Error ? (error.cause ?? error) : error;
+      progress(
+        `no official ${tool.name} release archive (${reason instanceof Error ? reason.message : reason}); building from the Go module proxy instead`,
+      );
+    }
+  }
   const binary = builtToolPath(tool);
   const binDir = dirname(binary);
-  if (existsSync(binary)) return binary;
 
   progress(
     `building ${tool.name} ${tool.version} from the Go module proxy (first run only; this can take minutes)…`,

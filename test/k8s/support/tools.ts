@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { builtToolPath, GO_TOOLS, type GoTool } from '@signup-flow/local-stack';
+import { GO_TOOLS, type GoTool, installedToolPath } from '@signup-flow/local-stack';
 import { it } from 'vitest';
 
 /** In CI (`CI=true`) a missing tool fails the suite; on a laptop its tests skip with a message. */
@@ -19,8 +18,8 @@ function versionOf(command: string, args: readonly string[]): string | undefined
  * copy on PATH); never builds it, so a test run stays fast.
  */
 export function locateGoTool(tool: GoTool): string | undefined {
-  const built = builtToolPath(tool);
-  if (existsSync(built)) return built;
+  const installed = installedToolPath(tool);
+  if (installed) return installed;
   const onPath = versionOf(tool.name, tool.versionArgs);
   return onPath?.includes(tool.version.replace(/^v/, '')) ? tool.name : undefined;
 }

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runDemo } from '../demo.js';
 import { LocalStack, type StackUrls, stackPorts } from '../stack.js';
+import { jaegerUi } from '../trace-waterfall.js';
 
 const STATE_DIR =
   process.env.SIGNUP_FLOW_STATE_DIR ??
@@ -51,11 +52,15 @@ async function takeLock(api: string): Promise<void> {
   }
 }
 
-function printTable(urls: StackUrls): void {
+async function printTable(urls: StackUrls): Promise<void> {
+  const traces =
+    (await jaegerUi(urls.jaeger)) === 'ui'
+      ? urls.jaeger
+      : `${urls.jaeger}/api/v3/traces/<trace id>  (placeholder UI: source build; the query API works)`;
   const rows: Array<[string, string]> = [
     ['API (user-service)', urls.api],
     ['Inbox (Mailpit)', urls.inbox],
-    ['Traces (Jaeger)', urls.jaeger],
+    ['Traces (Jaeger)', traces],
     [
       'Prometheus (the charts’ alert rules)',
       urls.prometheus ?? 'not installed (apt-get install prometheus)',
@@ -131,7 +136,7 @@ async function main(): Promise<number> {
   try {
     const urls = await stack.start();
     console.log('\nsignup-flow is ready: the user-service answers /readyz with 200.');
-    printTable(urls);
+    await printTable(urls);
     if (values.demo) await runDemo(urls, (line) => console.log(line));
     // The stack runs until a signal stops it; the child processes keep this process alive.
     return 0;
