@@ -10,6 +10,10 @@ OUTBOX_POLL_INTERVAL_MS: {{ .Values.outbox.pollIntervalMs }}
 OUTBOX_RETENTION_SECONDS: {{ .Values.outbox.retentionSeconds }}
 JWT_KEY_ID: {{ .Values.jwt.keyId }}
 JWT_TTL_SECONDS: {{ .Values.jwt.ttlSeconds }}
+LOGIN_MAX_FAILURES_PER_ACCOUNT: {{ .Values.loginThrottle.maxFailuresPerAccount }}
+LOGIN_MAX_FAILURES_PER_CLIENT: {{ .Values.loginThrottle.maxFailuresPerClient }}
+LOGIN_FAILURE_WINDOW_SECONDS: {{ .Values.loginThrottle.windowSeconds }}
+TRUST_PROXY: {{ .Values.loginThrottle.trustProxy | quote }}
 SHUTDOWN_TIMEOUT_MS: {{ .Values.shutdownTimeoutMs }}
 {{- end }}
 

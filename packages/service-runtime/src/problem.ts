@@ -31,6 +31,7 @@ export const PROBLEM_TYPES = {
   conflict: 'urn:signup-flow:problem:conflict',
   unauthorized: 'urn:signup-flow:problem:unauthorized',
   methodNotAllowed: 'urn:signup-flow:problem:method-not-allowed',
+  tooManyRequests: 'urn:signup-flow:problem:too-many-requests',
   internal: 'urn:signup-flow:problem:internal-error',
   unavailable: 'urn:signup-flow:problem:service-unavailable',
 } as const;

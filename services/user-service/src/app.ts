@@ -8,11 +8,14 @@ export interface AppDeps extends RoutesDeps {
   registry: Registry;
   dependencies: DependencyCheck[];
   isDraining: () => boolean;
+  /** Take the client's address from X-Forwarded-For (behind a proxy that sets it). */
+  trustProxy?: boolean;
 }
 
 /** The user-service's HTTP API, without listening (tests drive `app.callback()`). */
 export function createApp(deps: AppDeps): Koa {
   const app = createServiceApp(deps);
+  app.proxy = deps.trustProxy ?? false;
   const routes = apiRoutes(deps);
   app.use(domainErrors);
   app.use(routes.routes());

@@ -28,6 +28,10 @@ export const configSchema = z.object({
   JWT_ISSUER: z.string().min(1).default('user-service'),
   JWT_AUDIENCE: z.string().min(1).default('signup-flow'),
   JWT_TTL_SECONDS: env.positiveInt(HOUR),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: env.positiveInt(5),
+  LOGIN_MAX_FAILURES_PER_CLIENT: env.positiveInt(100),
+  LOGIN_FAILURE_WINDOW_SECONDS: env.positiveInt(900),
+  TRUST_PROXY: env.boolean(false),
   SHUTDOWN_TIMEOUT_MS: env.positiveInt(25_000),
 });
 

@@ -14,6 +14,7 @@ import {
 import { shutdownTelemetry } from '@signup-flow/telemetry';
 import { createApp } from './app.js';
 import { configSchema } from './config.js';
+import { createLoginThrottle } from './data/login-throttle.js';
 import { MIGRATIONS } from './data/migrations.js';
 import { createPasswordHasher } from './domain/password-hasher.js';
 import { createTokenIssuer } from './domain/token-issuer.js';
@@ -111,6 +112,12 @@ async function main(): Promise<void> {
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
     }),
+    loginThrottle: createLoginThrottle(db, {
+      perAccount: config.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      perClient: config.LOGIN_MAX_FAILURES_PER_CLIENT,
+      windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
+    }),
+    trustProxy: config.TRUST_PROXY,
     eventSource: `/${SERVICE}`,
     logger,
     registry,

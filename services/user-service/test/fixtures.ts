@@ -16,6 +16,7 @@ import type { Knex } from 'knex';
 import { createTestDatabase, onTestFileEnd } from '../../../test/support/harness.js';
 import { type ServedService, serve } from '../../../test/support/services.js';
 import { createApp } from '../src/app.js';
+import { createLoginThrottle, type LoginThrottleLimits } from '../src/data/login-throttle.js';
 import { MIGRATIONS } from '../src/data/migrations.js';
 import { createPasswordHasher } from '../src/domain/password-hasher.js';
 import { createTokenIssuer } from '../src/domain/token-issuer.js';
@@ -58,8 +59,14 @@ export interface InProcessService {
   logLines: string[];
 }
 
+export interface ApiOptions {
+  /** The login throttle's limits; the production defaults unless given. */
+  loginThrottle?: Partial<LoginThrottleLimits>;
+  trustProxy?: boolean;
+}
+
 /** The user-service's HTTP API in this process, on a free port, without a relay. */
-export async function startApi(db: Knex): Promise<InProcessService> {
+export async function startApi(db: Knex, options: ApiOptions = {}): Promise<InProcessService> {
   const { logger, lines } = capturingLogger();
   const registry = createMetricsRegistry();
   createOutboxMetrics(registry, db);
@@ -78,6 +85,13 @@ export async function startApi(db: Knex): Promise<InProcessService> {
       issuer: 'user-service',
       audience: 'signup-flow',
     }),
+    loginThrottle: createLoginThrottle(db, {
+      perAccount: 5,
+      perClient: 100,
+      windowSeconds: 900,
+      ...options.loginThrottle,
+    }),
+    trustProxy: options.trustProxy ?? false,
     eventSource: '/user-service',
     logger,
     registry,

@@ -1,5 +1,9 @@
 import type { MigrationList } from '@signup-flow/postgres';
 import * as usersAndOutbox from './migrations/001-users-and-outbox.js';
+import * as loginFailures from './migrations/002-login-failures.js';
 
 /** The user-service's schema, in order. */
-export const MIGRATIONS: MigrationList = [['001-users-and-outbox', usersAndOutbox]];
+export const MIGRATIONS: MigrationList = [
+  ['001-users-and-outbox', usersAndOutbox],
+  ['002-login-failures', loginFailures],
+];

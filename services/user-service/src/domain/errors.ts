@@ -16,3 +16,11 @@ export class UserNotFoundError extends Error {
 export class InvalidTokenError extends Error {
   override readonly name = 'InvalidTokenError';
 }
+
+/** Too many failed logins for the account or from the client: try again after the wait. */
+export class TooManyLoginFailuresError extends Error {
+  override readonly name = 'TooManyLoginFailuresError';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`too many failed logins; retry in ${retryAfterSeconds} s`);
+  }
+}

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
+import type { LoginThrottle } from '../data/login-throttle.js';
 import { findUserByEmail } from '../data/users-repository.js';
-import { InvalidCredentialsError } from './errors.js';
+import { InvalidCredentialsError, TooManyLoginFailuresError } from './errors.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { IssuedToken, TokenIssuer } from './token-issuer.js';
 import type { Credentials } from './user.js';
@@ -9,14 +10,27 @@ export interface LogInDeps {
   db: Knex;
   hasher: PasswordHasher;
   issueToken: TokenIssuer;
+  loginThrottle: LoginThrottle;
 }
 
-/** Issues a token for valid credentials. Unknown email and wrong password cost the same work. */
-export async function logIn(deps: LogInDeps, credentials: Credentials): Promise<IssuedToken> {
+/**
+ * Issues a token for valid credentials. Unknown email and wrong password cost the same work and
+ * count the same towards the throttle; an attempt over its limit is refused before any password
+ * work.
+ */
+export async function logIn(
+  deps: LogInDeps,
+  credentials: Credentials,
+  clientAddress: string,
+): Promise<IssuedToken> {
+  const attempt = { email: credentials.email, clientAddress };
+  const retryAfter = await deps.loginThrottle.admit(attempt);
+  if (retryAfter > 0) throw new TooManyLoginFailuresError(retryAfter);
   const user = await findUserByEmail(deps.db, credentials.email);
   const valid = user
     ? await deps.hasher.verify(user.passwordHash, credentials.password)
     : await deps.hasher.verifyNothing(credentials.password);
   if (!user || !valid) throw new InvalidCredentialsError('invalid email or password');
+  await deps.loginThrottle.succeeded(attempt);
   return deps.issueToken(user.id);
 }

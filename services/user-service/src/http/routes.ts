@@ -1,7 +1,12 @@
 import Router from '@koa/router';
 import { PROBLEM_TYPES, type ProblemDetails, ProblemError } from '@signup-flow/service-runtime';
 import type { Middleware } from 'koa';
-import { EmailTakenError, InvalidCredentialsError, UserNotFoundError } from '../domain/errors.js';
+import {
+  EmailTakenError,
+  InvalidCredentialsError,
+  TooManyLoginFailuresError,
+  UserNotFoundError,
+} from '../domain/errors.js';
 import { getUser } from '../domain/get-user.js';
 import { type LogInDeps, logIn } from '../domain/log-in.js';
 import { type SignUpDeps, signUp } from '../domain/sign-up.js';
@@ -43,6 +48,17 @@ export const domainErrors: Middleware = async (_ctx, next) => {
   try {
     await next();
   } catch (error) {
+    if (error instanceof TooManyLoginFailuresError) {
+      throw new ProblemError(
+        {
+          type: PROBLEM_TYPES.tooManyRequests,
+          title: 'Too many failed logins',
+          status: 429,
+          detail: `too many failed logins; retry in ${error.retryAfterSeconds} s`,
+        },
+        { cause: error, headers: { 'Retry-After': String(error.retryAfterSeconds) } },
+      );
+    }
     const match = PROBLEMS_BY_ERROR.find(([errorClass]) => error instanceof errorClass);
     if (match) throw new ProblemError(match[1], { cause: error });
     throw error;
@@ -95,7 +111,8 @@ export function apiRoutes(deps: RoutesDeps): Router {
 
   router.post('/v1/sessions', async (ctx) => {
     const credentials = parseRequest(logInRequestSchema, await readJsonBody(ctx));
-    ctx.body = await logIn(deps, credentials);
+    // ctx.ip is the socket's peer, or X-Forwarded-For's client when TRUST_PROXY=true.
+    ctx.body = await logIn(deps, credentials, ctx.ip);
   });
 
   return router;
