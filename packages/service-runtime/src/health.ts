@@ -35,6 +35,9 @@ async function probe(dependency: DependencyCheck, timeoutMs: number): Promise<De
   }
 }
 
+/** The paths {@link operationalEndpoints} answers (GET and HEAD only). */
+export const OPERATIONAL_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
+
 /**
  * `GET /healthz` (liveness), `GET /readyz` (readiness with per-dependency state), `GET /metrics`
  * (the classic Prometheus text format, or OpenMetrics with exemplars when the scraper prefers it).

@@ -2,6 +2,7 @@ export { ConfigError, env, loadConfig } from './config.js';
 export {
   type DependencyCheck,
   type DependencyState,
+  OPERATIONAL_PATHS,
   type OperationalEndpointsOptions,
   operationalEndpoints,
 } from './health.js';

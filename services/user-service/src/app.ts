@@ -1,6 +1,7 @@
 import { createServiceApp, type DependencyCheck, type Logger } from '@signup-flow/service-runtime';
 import type Koa from 'koa';
 import type { Registry } from 'prom-client';
+import { apiDocsRoutes } from './http/api-docs.js';
 import { apiRoutes, domainErrors, type RoutesDeps } from './http/routes.js';
 
 export interface AppDeps extends RoutesDeps {
@@ -18,6 +19,9 @@ export function createApp(deps: AppDeps): Koa {
   app.proxy = deps.trustProxy ?? false;
   const routes = apiRoutes(deps);
   app.use(domainErrors);
+  const docs = apiDocsRoutes();
+  app.use(docs.routes());
+  app.use(docs.allowedMethods({ throw: true }));
   app.use(routes.routes());
   app.use(routes.allowedMethods({ throw: true }));
   return app;

@@ -12,7 +12,9 @@ const email = () =>
   requiredString()
     .trim()
     .max(USER_LIMITS.emailMaxLength, `must be at most ${USER_LIMITS.emailMaxLength} characters`)
-    .pipe(z.email({ error: 'must be a valid email address' }));
+    .pipe(z.email({ error: 'must be a valid email address' }))
+    // The document shows the input: the pipe's email check is otherwise lost from it.
+    .meta({ format: 'email', maxLength: USER_LIMITS.emailMaxLength });
 
 // Passwords are taken exactly as typed: never trimmed or normalised.
 const password = (min: number) =>
@@ -22,7 +24,9 @@ const password = (min: number) =>
     })
     .refine((value) => codePointLength(value) <= PASSWORD_LIMITS.max, {
       message: `must be at most ${PASSWORD_LIMITS.max} characters`,
-    });
+    })
+    // JSON Schema's lengths count code points, as these refinements do.
+    .meta({ minLength: min, maxLength: PASSWORD_LIMITS.max });
 
 const name = requiredString()
   .transform((value) => value.normalize('NFC').trim())
@@ -36,7 +40,12 @@ const name = requiredString()
       .refine((value) => !/\p{Cc}/u.test(value), {
         message: 'must not contain control characters',
       }),
-  );
+  )
+  .meta({
+    description: 'NFC-normalised and trimmed; then 1 to 100 characters, no control characters',
+    maxLength: USER_LIMITS.nameMaxLength,
+    pattern: '^[^\\p{Cc}]*\\S[^\\p{Cc}]*$',
+  });
 
 export const signUpRequestSchema = z.strictObject({
   email: email(),

@@ -72,6 +72,8 @@ const API_INDEX = {
     { rel: 'sign-up', method: 'POST', href: '/v1/users' },
     { rel: 'log-in', method: 'POST', href: '/v1/sessions' },
     { rel: 'me', method: 'GET', href: '/v1/users/me' },
+    { rel: 'openapi', method: 'GET', href: '/openapi.json' },
+    { rel: 'docs', method: 'GET', href: '/docs' },
     { rel: 'liveness', method: 'GET', href: '/healthz' },
     { rel: 'readiness', method: 'GET', href: '/readyz' },
     { rel: 'metrics', method: 'GET', href: '/metrics' },
