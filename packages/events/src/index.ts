@@ -16,6 +16,7 @@ export {
 export {
   codePointLength,
   createUserCreatedEvent,
+  EMAIL_PATTERN,
   type NewUserCreatedEvent,
   USER_LIMITS,
   type UserCreatedData,

@@ -8,6 +8,13 @@ export const USER_LIMITS = {
   nameMaxLength: 100,
 } as const;
 
+/**
+ * What counts as an email address, in the API and in the event alike: the HTML Living Standard's
+ * "valid email address" (what a browser's `<input type=email>` accepts), a pattern that JSON Schema
+ * tools and fuzzers can use as written.
+ */
+export const EMAIL_PATTERN: RegExp = z.regexes.html5Email;
+
 /** Length in Unicode code points, which is what a person counts as characters (not UTF-16 units). */
 export function codePointLength(text: string): number {
   return [...text].length;
@@ -15,7 +22,7 @@ export function codePointLength(text: string): number {
 
 export const userCreatedDataSchema = z.strictObject({
   userId: z.uuid(),
-  email: z.email().max(USER_LIMITS.emailMaxLength),
+  email: z.email({ pattern: EMAIL_PATTERN }).max(USER_LIMITS.emailMaxLength),
   name: z
     .string()
     .min(1)

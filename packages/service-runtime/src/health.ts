@@ -45,7 +45,13 @@ export const OPERATIONAL_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
 export function operationalEndpoints(options: OperationalEndpointsOptions): Middleware {
   const timeoutMs = options.checkTimeoutMs ?? 2000;
   return async function operationalEndpoints(ctx, next) {
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      if (!(OPERATIONAL_PATHS as readonly string[]).includes(ctx.path)) return next();
+      // The problem middleware answers this as a 405 problem.
+      ctx.status = 405;
+      ctx.set('Allow', 'GET, HEAD');
+      return;
+    }
     switch (ctx.path) {
       case '/healthz':
         ctx.body = { status: 'ok' };

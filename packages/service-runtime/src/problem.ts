@@ -120,6 +120,19 @@ export function problemDetails(logger: Logger): Middleware {
           detail: `no route for ${ctx.method} ${ctx.path}`,
         });
       }
+      // A router that knows the path but not the method (501 for one it serves nowhere): either
+      // way this resource does not allow it, and Allow says what it does allow (RFC 9110 §15.5.6).
+      if ((ctx.status === 405 || ctx.status === 501) && ctx.body === undefined) {
+        throw new ProblemError(
+          {
+            type: PROBLEM_TYPES.methodNotAllowed,
+            title: 'Method not allowed',
+            status: 405,
+            detail: `${ctx.method} is not allowed on ${ctx.path}`,
+          },
+          { headers: { Allow: ctx.response.get('Allow') } },
+        );
+      }
     } catch (error) {
       const problem = toProblem(error, ctx.path);
       if (problem.status >= 500) logger.error({ err: error, path: ctx.path }, 'request failed');

@@ -21,8 +21,8 @@ export function createApp(deps: AppDeps): Koa {
   app.use(domainErrors);
   const docs = apiDocsRoutes();
   app.use(docs.routes());
-  app.use(docs.allowedMethods({ throw: true }));
+  app.use(docs.allowedMethods());
   app.use(routes.routes());
-  app.use(routes.allowedMethods({ throw: true }));
+  app.use(routes.allowedMethods());
   return app;
 }

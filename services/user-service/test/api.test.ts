@@ -539,5 +539,20 @@ describe('operational endpoints', () => {
     const wrongMethod = await fetch(`${api.baseUrl}/v1/users`, { method: 'DELETE' });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+    // A method served nowhere (501 to the router) and a write to a probe are 405s too.
+    for (const [method, path, allow] of [
+      ['PATCH', '/v1/sessions', 'POST'],
+      ['POST', '/healthz', 'GET, HEAD'],
+      ['PUT', '/metrics', 'GET, HEAD'],
+    ] as const) {
+      const refused = await fetch(`${api.baseUrl}${path}`, { method });
+      expect(refused.status, `${method} ${path}`).toBe(405);
+      expect(refused.headers.get('allow'), `${method} ${path}`).toBe(allow);
+      expect(await refused.json()).toMatchObject({
+        status: 405,
+        type: 'urn:signup-flow:problem:method-not-allowed',
+      });
+    }
   });
 });

@@ -1,5 +1,6 @@
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type Router from '@koa/router';
+import { EMAIL_PATTERN } from '@signup-flow/events';
 import { OPERATIONAL_PATHS } from '@signup-flow/service-runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BROWSER_INSTALL_HINT, locateBrowser, renderedDom } from '../../../test/support/browser.js';
@@ -78,7 +79,7 @@ describe('GET /openapi.json', () => {
       required: ['email', 'password', 'name'],
       additionalProperties: false,
       properties: {
-        email: { type: 'string', format: 'email', maxLength: 254 },
+        email: { type: 'string', pattern: EMAIL_PATTERN.source, maxLength: 254 },
         password: { type: 'string', minLength: 12, maxLength: 256 },
         name: { type: 'string', maxLength: 100 },
       },

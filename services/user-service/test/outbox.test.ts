@@ -383,8 +383,10 @@ describe('user-service process', () => {
           (error, stdout) => (error ? reject(error) : resolve(stdout.trim())),
         ),
       );
-    expect(await run()).toBe('applied: 001-users-and-outbox');
-    expect(await tables()).toEqual(expect.arrayContaining(['knex_migrations', 'outbox', 'users']));
+    expect(await run()).toBe('applied: 001-users-and-outbox, 002-login-failures');
+    expect(await tables()).toEqual(
+      expect.arrayContaining(['knex_migrations', 'login_failures', 'outbox', 'users']),
+    );
     expect(await run()).toBe('already up to date');
   });
 

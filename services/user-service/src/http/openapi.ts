@@ -1,3 +1,4 @@
+import { EMAIL_PATTERN } from '@signup-flow/events';
 import { PROBLEM_CONTENT_TYPE } from '@signup-flow/service-runtime';
 import { z } from 'zod';
 import {
@@ -12,7 +13,7 @@ import { logInRequestSchema, signUpRequestSchema } from './request-schemas.js';
 const userSchema = z
   .object({
     id: z.uuid(),
-    email: z.email(),
+    email: z.string().regex(EMAIL_PATTERN),
     name: z.string(),
     createdAt: z.iso.datetime(),
   })

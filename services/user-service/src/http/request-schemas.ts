@@ -1,7 +1,10 @@
-import { codePointLength, USER_LIMITS } from '@signup-flow/events';
+import { codePointLength, EMAIL_PATTERN, USER_LIMITS } from '@signup-flow/events';
 import { z } from 'zod';
 
 export const PASSWORD_LIMITS = { min: 12, max: 256 } as const;
+
+const CONTROL = '\\u0000-\\u001f\\u007f-\\u009f';
+const NO_CONTROL = `[^${CONTROL}]`;
 
 const requiredString = () =>
   z.string({
@@ -12,9 +15,10 @@ const email = () =>
   requiredString()
     .trim()
     .max(USER_LIMITS.emailMaxLength, `must be at most ${USER_LIMITS.emailMaxLength} characters`)
-    .pipe(z.email({ error: 'must be a valid email address' }))
+    .pipe(z.email({ pattern: EMAIL_PATTERN, error: 'must be a valid email address' }))
     // The document shows the input: the pipe's email check is otherwise lost from it.
-    .meta({ format: 'email', maxLength: USER_LIMITS.emailMaxLength });
+    // (No `format: email`: tools read that as RFC 5321, which is not the rule applied here.)
+    .meta({ pattern: EMAIL_PATTERN.source, maxLength: USER_LIMITS.emailMaxLength });
 
 // Passwords are taken exactly as typed: never trimmed or normalised.
 const password = (min: number) =>
@@ -44,7 +48,9 @@ const name = requiredString()
   .meta({
     description: 'NFC-normalised and trimmed; then 1 to 100 characters, no control characters',
     maxLength: USER_LIMITS.nameMaxLength,
-    pattern: '^[^\\p{Cc}]*\\S[^\\p{Cc}]*$',
+    // Cc is U+0000 to U+001F and U+007F to U+009F: spelt out, as not every JSON Schema tool
+    // knows \p{…} classes.
+    pattern: `^${NO_CONTROL}*[^\\s${CONTROL}]${NO_CONTROL}*$`,
   });
 
 export const signUpRequestSchema = z.strictObject({

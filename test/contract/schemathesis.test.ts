@@ -1,0 +1,92 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { toolsDir } from '@signup-flow/local-stack';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { requireTool } from '../k8s/support/tools.js';
+import { createTestDatabase, startNatsServer } from '../support/harness.js';
+import { type ServedService, serve } from '../support/services.js';
+
+const run = promisify(execFile);
+const VERSION = '4.32.5';
+const venv = join(toolsDir(), `schemathesis-${VERSION}`);
+const schemathesis = existsSync(join(venv, '.installed'))
+  ? join(venv, 'bin', 'schemathesis')
+  : undefined;
+const canRun = requireTool(
+  `Schemathesis ${VERSION}`,
+  schemathesis,
+  'run `bash test/contract/install-schemathesis.sh` (a pinned virtualenv in the tools folder; .ci/run does)',
+);
+
+describe.runIf(canRun)(
+  'the user-service against its own OpenAPI document, fuzzed by Schemathesis',
+  () => {
+    let service: ServedService;
+
+    beforeAll(async () => {
+      const nats = await startNatsServer();
+      const logDir = await mkdtemp(join(tmpdir(), 'signup-flow-schemathesis-'));
+      service = await serve(
+        'user-service',
+        { DATABASE_URL: await createTestDatabase('contract'), NATS_URL: nats.url },
+        logDir,
+      );
+    });
+
+    /** A real user's token, so the token-protected lookups are fuzzed past their 401. */
+    async function bearerToken(): Promise<string> {
+      const credentials = { email: 'fuzzed@example.test', password: 'a fuzzing password' };
+      const headers = { 'content-type': 'application/json' };
+      await fetch(`${service.baseUrl}/v1/users`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ ...credentials, name: 'Fuzzed' }),
+      });
+      const session = await fetch(`${service.baseUrl}/v1/sessions`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(credentials),
+      });
+      return ((await session.json()) as { token: string }).token;
+    }
+
+    it('when every operation is driven with generated valid and invalid input, then every answer is documented (status, content type, headers, body schema), invalid input is refused and nothing fails on the server', async () => {
+      const result = await run(
+        schemathesis as string,
+        [
+          'run',
+          `${service.baseUrl}/openapi.json`,
+          '--checks',
+          'all',
+          // A user created with one token is looked up with the fuzzer's token, whose subject is
+          // another user: 404 by design (ids are visible to their owner only; CONTRACT.md).
+          '--exclude-checks',
+          'ensure_resource_availability',
+          '--max-examples',
+          '100',
+          '--workers',
+          '2',
+          '--seed',
+          '1',
+          '--no-color',
+          '--header',
+          `Authorization: Bearer ${await bearerToken()}`,
+        ],
+        // Its own working folder: Schemathesis writes a .schemathesis/ cache there.
+        {
+          timeout: 600_000,
+          maxBuffer: 64 * 1024 * 1024,
+          cwd: await mkdtemp(join(tmpdir(), 'st-')),
+        },
+      ).catch((error: { stdout?: string; stderr?: string; code?: number }) => error);
+      const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
+      // The run's figures (operations, phases, cases), for whoever reads the test log.
+      console.log(output.slice(output.lastIndexOf('SUMMARY')));
+      expect('code' in result ? result.code : 0, output).toBe(0);
+    }, 660_000);
+  },
+);
