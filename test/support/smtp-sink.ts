@@ -23,6 +23,8 @@ export interface DeliveryAttempt {
   messageId: string;
   /** The SMTP session (connection) it came over. */
   sessionId: string;
+  /** The envelope's recipients (RCPT TO). */
+  to: string[];
 }
 
 /** How the sink answers a message: accept it, refuse it with an SMTP reply, or hold the reply. */
@@ -169,6 +171,7 @@ export class SmtpSink {
       at: new Date(),
       messageId: parsed.messageId ?? '',
       sessionId: session.id,
+      to: session.envelope.rcptTo.map((recipient) => recipient.address),
     };
     this.attempts.push(attempt);
     let reply = this.behaviour(attempt);

@@ -10,6 +10,7 @@ import {
   type RunningHttpServer,
   startHttpServer,
 } from '@signup-flow/service-runtime';
+import { asyncApiEndpoint } from './asyncapi.js';
 import type { Settings } from './config.js';
 import { DeliveryLedger } from './data/delivery-ledger.js';
 import { MIGRATIONS } from './data/migrations.js';
@@ -115,6 +116,7 @@ export async function startMessagingService(
       },
     ],
   });
+  app.use(asyncApiEndpoint);
   const http = await startHttpServer(app, settings.port, settings.host);
   logger.info({ port: http.port }, 'messaging-service listening');
 
