@@ -324,6 +324,12 @@ describe('npm start', () => {
     );
   });
 
+  it('when the flow has run, then nats-server saw each service use only the permissions it was given', () => {
+    const log = readFileSync(join(stateDir, 'nats', 'nats-server.log'), 'utf8');
+    expect(log.split('\n').filter((line) => /Violation/i.test(line))).toEqual([]);
+    expect(log).not.toMatch(/Authorization Error/i);
+  });
+
   it('when Prometheus is installed, then it evaluates the charts’ own alert rules against the local services', async (context) => {
     const prometheus = `http://127.0.0.1:${ports.PROMETHEUS_PORT}`;
     if (!stack.output().includes(prometheus)) context.skip('Prometheus is not installed');

@@ -7,6 +7,7 @@ export {
 } from './decode.js';
 export {
   CLOUDEVENTS_CONTENT_TYPE,
+  CONSUMERS,
   EVENT_TYPES,
   type EventType,
   HEADERS,

@@ -4,6 +4,12 @@ export const STREAMS = {
   deadLetters: 'DLQ',
 } as const;
 
+/** Durable JetStream consumers, by what they do. */
+export const CONSUMERS = {
+  /** The messaging-service's, on USERS: one welcome email per UserCreated. */
+  welcomeEmail: 'messaging-service-welcome-email',
+} as const;
+
 /** Subjects events are published on. */
 export const SUBJECTS = {
   userCreated: 'users.created',

@@ -16,9 +16,16 @@ export interface NatsServerOptions {
   /** Joins a JetStream cluster: this node's name and route port, and every node's route port. */
   cluster?: NatsClusterOptions;
   /** Clients must log in as one of these (`authorization { users }`); anyone may connect without. */
-  users?: Array<{ user: string; password: string }>;
+  users?: NatsUser[];
   /** Clients must present a user JWT (a `.creds` file) issued under this operator's accounts. */
   operator?: NatsOperatorTrust;
+}
+
+export interface NatsUser {
+  user: string;
+  password: string;
+  /** What the user may publish and subscribe to; everything when absent. */
+  permissions?: { publish: { allow: readonly string[] }; subscribe: { allow: readonly string[] } };
 }
 
 /** JWT ("decentralized") authentication with accounts preloaded in memory (`resolver: MEMORY`). */
@@ -73,6 +80,11 @@ export class NatsServer {
     return `http://${this.host}:${this.monitorPort}`;
   }
 
+  /** Where the server writes its log (connections, permission violations, …). */
+  get logFile(): string {
+    return join(this.#options.dir, 'nats-server.log');
+  }
+
   get running(): boolean {
     return this.#process?.running ?? false;
   }
@@ -94,7 +106,8 @@ export class NatsServer {
         ...(this.#options.users
           ? [
               'authorization {',
-              `  users: [${this.#options.users.map(({ user, password }) => `{ user: ${JSON.stringify(user)}, password: ${JSON.stringify(password)} }`).join(', ')}]`,
+              // nats-server's config format accepts JSON for these values.
+              `  users: ${JSON.stringify(this.#options.users)}`,
               '}',
             ]
           : []),
@@ -119,7 +132,7 @@ export class NatsServer {
       name: 'nats-server',
       command: this.#options.binary,
       args: ['-c', configFile],
-      logFile: join(dir, 'nats-server.log'),
+      logFile: this.logFile,
     });
     this.#process = process;
     await waitUntil(`nats-server on port ${this.port} (log: ${process.logFile})`, async () => {

@@ -5,6 +5,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { NATS_PERMISSIONS } from '@signup-flow/nats';
 import pg from 'pg';
 import { renderChartAlertRules } from './alert-rules.js';
 import { startJaeger, startMailpit, startPrometheus } from './http-servers.js';
@@ -203,12 +204,29 @@ export class LocalStack {
     const usersDb = await ensureDatabase(adminUrl, 'signup_users');
     const messagingDb = await ensureDatabase(adminUrl, 'signup_messaging');
 
+    // Each service logs in as its own user with only the permissions it needs, as on a cluster
+    // (k8s/nats/values.yaml); `admin` may do anything, for people and the DLQ tool.
+    const natsPasswords = {
+      'user-service': await persistentSecret(join(stateDir, 'nats-user-service-password')),
+      'messaging-service': await persistentSecret(
+        join(stateDir, 'nats-messaging-service-password'),
+      ),
+      admin: await persistentSecret(join(stateDir, 'nats-admin-password')),
+    };
     const nats = await this.#step('NATS JetStream', async () => {
       const server = await NatsServer.start({
         binary: natsBinary,
         dir: join(stateDir, 'nats'),
         port: ports.nats,
         monitorPort: ports.natsMonitor,
+        users: [
+          ...Object.entries(NATS_PERMISSIONS).map(([user, permissions]) => ({
+            user,
+            password: natsPasswords[user as keyof typeof NATS_PERMISSIONS],
+            permissions,
+          })),
+          { user: 'admin', password: natsPasswords.admin },
+        ],
       });
       return { name: 'NATS', server, stop: () => server.stop(), running: () => server.running };
     });
@@ -278,6 +296,8 @@ export class LocalStack {
     await this.#step('user-service', () =>
       this.#startService('user-service', ports.userService, {
         ...common,
+        NATS_USER: 'user-service',
+        NATS_PASSWORD: natsPasswords['user-service'],
         DATABASE_URL: usersDb,
         JWT_SECRET: jwtSecret,
         OTEL_SERVICE_NAME: 'user-service',
@@ -286,6 +306,8 @@ export class LocalStack {
     await this.#step('messaging-service', () =>
       this.#startService('messaging-service', ports.messagingService, {
         ...common,
+        NATS_USER: 'messaging-service',
+        NATS_PASSWORD: natsPasswords['messaging-service'],
         DATABASE_URL: messagingDb,
         SMTP_URL: `smtp://127.0.0.1:${ports.smtp}`,
         MAIL_FROM: 'signup-flow <welcome@signup-flow.local>',

@@ -68,7 +68,7 @@ async function printTable(urls: StackUrls): Promise<void> {
     ['user-service metrics', urls.userServiceMetrics],
     ['messaging-service metrics', urls.messagingServiceMetrics],
     ['PostgreSQL', urls.postgres.replace(/:[^:@/]*@/, ':***@')],
-    ['NATS', urls.nats],
+    ['NATS', `${urls.nats}  (user admin, password in ${join(STATE_DIR, 'nats-admin-password')})`],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   console.log('');

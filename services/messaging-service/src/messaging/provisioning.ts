@@ -8,13 +8,13 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { STREAMS, SUBJECTS } from '@signup-flow/events';
+import { CONSUMERS, STREAMS, SUBJECTS } from '@signup-flow/events';
 import { ensureStream } from '@signup-flow/nats';
 import type { Logger } from '@signup-flow/service-runtime';
 import { type DlqStreamOptions, dlqStreamConfig } from './dead-letters.js';
 
 /** The durable all replicas share; JetStream splits its messages between them. */
-export const WELCOME_EMAIL_CONSUMER = 'messaging-service-welcome-email';
+export const WELCOME_EMAIL_CONSUMER = CONSUMERS.welcomeEmail;
 
 export interface WelcomeEmailConsumerOptions {
   /** How long a delivered message may go without ack, nak or `working()` before redelivery. */

@@ -1,0 +1,164 @@
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { STREAMS, SUBJECTS } from '@signup-flow/events';
+import type { NatsServer } from '@signup-flow/local-stack';
+import { waitUntil } from '@signup-flow/local-stack';
+import { NATS_PERMISSIONS } from '@signup-flow/nats';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, onTestFileEnd, startNatsServer } from './support/harness.js';
+import { serve } from './support/services.js';
+import { SmtpSink } from './support/smtp-sink.js';
+
+const PASSWORDS = {
+  'user-service': 'user-service-secret',
+  'messaging-service': 'messaging-secret',
+};
+const REFUSED = 'refused@example.test';
+let nats: NatsServer;
+let sink: SmtpSink;
+let userService: string;
+
+function as(user: keyof typeof PASSWORDS) {
+  return connect({ servers: nats.url, user, pass: PASSWORDS[user], reconnect: false });
+}
+
+beforeAll(async () => {
+  nats = await startNatsServer({
+    users: Object.entries(NATS_PERMISSIONS).map(([user, permissions]) => ({
+      user,
+      password: PASSWORDS[user as keyof typeof PASSWORDS],
+      permissions,
+    })),
+  });
+  sink = await SmtpSink.start();
+  onTestFileEnd(() => sink.stop());
+  sink.behaviour = (attempt) =>
+    attempt.to.includes(REFUSED)
+      ? { kind: 'reject', code: 550, message: 'no such mailbox' }
+      : { kind: 'accept' };
+  const logDir = await mkdtemp(join(tmpdir(), 'signup-flow-nats-permissions-'));
+  const login = (user: keyof typeof PASSWORDS) => ({
+    NATS_URL: nats.url,
+    NATS_USER: user,
+    NATS_PASSWORD: PASSWORDS[user],
+  });
+  userService = (
+    await serve(
+      'user-service',
+      { DATABASE_URL: await createTestDatabase('perm_users'), ...login('user-service') },
+      logDir,
+    )
+  ).baseUrl;
+  await serve(
+    'messaging-service',
+    {
+      DATABASE_URL: await createTestDatabase('perm_messaging'),
+      ...login('messaging-service'),
+      SMTP_URL: sink.url,
+      MAIL_FROM: 'signup-flow <welcome@signup-flow.test>',
+    },
+    logDir,
+  );
+});
+
+async function signUp(email: string): Promise<void> {
+  const response = await fetch(`${userService}/v1/users`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password: 'a permitted password', name: 'Permitted' }),
+  });
+  expect(response.status).toBe(201);
+}
+
+async function violations(): Promise<string[]> {
+  const log = await readFile(nats.logFile, 'utf8');
+  return log.split('\n').filter((line) => /Violation/i.test(line));
+}
+
+describe('NATS least privilege: each service as its own user, with only the permissions it needs', () => {
+  it('when both services run with exactly NATS_PERMISSIONS, then a signup is emailed, a refused one is dead-lettered, and the server saw no permission violation', async () => {
+    await signUp('permitted@example.test');
+    await signUp(REFUSED);
+    await waitUntil('the welcome email', async () => sink.received.length === 1);
+    const messaging = await as('messaging-service');
+    try {
+      const jsm = await jetstreamManager(messaging);
+      await waitUntil(
+        'the dead letter',
+        async () => (await jsm.streams.info(STREAMS.deadLetters)).state.messages === 1,
+      );
+    } finally {
+      await messaging.close();
+    }
+    expect(await violations()).toEqual([]);
+  });
+
+  it('when a new version of each service changes its stream’s settings, then each may update its own stream', async () => {
+    const logDir = await mkdtemp(join(tmpdir(), 'signup-flow-nats-permissions-update-'));
+    await serve(
+      'user-service',
+      {
+        DATABASE_URL: await createTestDatabase('perm_users_v2'),
+        NATS_URL: nats.url,
+        NATS_USER: 'user-service',
+        NATS_PASSWORD: PASSWORDS['user-service'],
+        USERS_STREAM_MAX_AGE_SECONDS: '86400',
+      },
+      logDir,
+    );
+    await serve(
+      'messaging-service',
+      {
+        DATABASE_URL: await createTestDatabase('perm_messaging_v2'),
+        NATS_URL: nats.url,
+        NATS_USER: 'messaging-service',
+        NATS_PASSWORD: PASSWORDS['messaging-service'],
+        SMTP_URL: sink.url,
+        MAIL_FROM: 'signup-flow <welcome@signup-flow.test>',
+        DLQ_MAX_AGE_DAYS: '7',
+      },
+      logDir,
+    );
+    const connection = await as('messaging-service');
+    try {
+      const jsm = await jetstreamManager(connection);
+      await waitUntil('both streams updated', async () => {
+        const [users, dlq] = await Promise.all([
+          jsm.streams.info(STREAMS.users),
+          jsm.streams.info(STREAMS.deadLetters),
+        ]);
+        return users.config.max_age === 86_400 * 1e9 && dlq.config.max_age === 7 * 86_400 * 1e9;
+      });
+    } finally {
+      await connection.close();
+    }
+    expect(await violations()).toEqual([]);
+  });
+
+  it('when the user-service’s user tries what it does not do, then nats-server refuses it', async () => {
+    const connection = await as('user-service');
+    try {
+      const jsm = await jetstreamManager(connection, { timeout: 2_000 });
+      await expect(jsm.streams.delete(STREAMS.users)).rejects.toThrow(/permission/i);
+      await expect(jsm.streams.info(STREAMS.deadLetters)).rejects.toThrow(/permission/i);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('when the messaging-service’s user tries to publish a UserCreated, then nats-server refuses it', async () => {
+    const connection = await as('messaging-service');
+    try {
+      const js = jetstream(connection, { timeout: 2_000 });
+      await expect(js.publish(SUBJECTS.userCreated, '{}')).rejects.toThrow(/permission|timeout/i);
+      await waitUntil('the refusal in the server log', async () =>
+        (await violations()).some((line) => line.includes(SUBJECTS.userCreated)),
+      );
+    } finally {
+      await connection.close();
+    }
+  });
+});
