@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NATS_PERMISSIONS } from '@signup-flow/nats';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type K8sObject, parseManifests, REPO_ROOT } from './support/charts.js';
@@ -105,6 +106,22 @@ describe('the platform manifests in k8s/', () => {
       });
       expect(synchronous.number).toBeGreaterThanOrEqual(1);
       expect(synchronous.number).toBeLessThan(cluster.spec.instances);
+    }
+  });
+
+  it('when NATS is installed with k8s/nats/values.yaml, then each service has its own user with exactly NATS_PERMISSIONS, its password from a Secret', () => {
+    const nats: Any = values('k8s/nats/values.yaml');
+    const users: Array<{ user: string; password: string; permissions?: unknown }> =
+      nats.config.merge.authorization.users;
+    for (const [service, permissions] of Object.entries(NATS_PERMISSIONS)) {
+      const entry = users.find((user) => user.user === service);
+      expect(entry?.permissions, service).toEqual(permissions);
+      const variable = /^<< \$(\w+) >>$/.exec(entry?.password ?? '')?.[1] as string;
+      expect(variable, `${service}'s password is a variable`).toBeDefined();
+      expect(nats.container.env[variable].valueFrom.secretKeyRef).toEqual({
+        name: 'nats-users',
+        key: service,
+      });
     }
   });
 
