@@ -19,7 +19,7 @@ export async function createTestDatabase(prefix = 'test'): Promise<string> {
 
 /** A nats-server with JetStream of this test file's own, stopped after the file's tests. */
 export async function startNatsServer(
-  options: Pick<NatsServerOptions, 'users' | 'operator' | 'cluster'> = {},
+  options: Pick<NatsServerOptions, 'users' | 'operator' | 'cluster' | 'tls'> = {},
 ): Promise<NatsServer> {
   const dir = await mkdtemp(join(tmpdir(), 'signup-flow-test-nats-'));
   const server = await NatsServer.start({ binary: inject('natsServerBinary'), dir, ...options });

@@ -19,6 +19,8 @@ export interface NatsServerOptions {
   users?: NatsUser[];
   /** Clients must present a user JWT (a `.creds` file) issued under this operator's accounts. */
   operator?: NatsOperatorTrust;
+  /** Clients must use TLS; with `verifyClients`, also present a certificate signed by `caFile`. */
+  tls?: { certFile: string; keyFile: string; caFile: string; verifyClients?: boolean };
 }
 
 export interface NatsUser {
@@ -112,6 +114,16 @@ export class NatsServer {
             ]
           : []),
         ...(this.#options.operator ? operatorLines(this.#options.operator) : []),
+        ...(this.#options.tls
+          ? [
+              'tls {',
+              `  cert_file: ${JSON.stringify(this.#options.tls.certFile)}`,
+              `  key_file: ${JSON.stringify(this.#options.tls.keyFile)}`,
+              `  ca_file: ${JSON.stringify(this.#options.tls.caFile)}`,
+              `  verify: ${this.#options.tls.verifyClients ?? false}`,
+              '}',
+            ]
+          : []),
         'jetstream {',
         `  store_dir: ${JSON.stringify(join(dir, 'jetstream'))}`,
         '  sync_interval: always',

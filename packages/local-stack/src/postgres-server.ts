@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { arch, platform, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -69,6 +69,11 @@ export interface PostgresServerOptions {
   port?: number;
   /** Trades crash safety for speed; for throw-away test clusters only. @default false */
   fast?: boolean;
+  /**
+   * Only TLS connections are accepted (`hostssl`; others are rejected), with this certificate;
+   * {@link PostgresServer.url} then asks for `sslmode=verify-full` against `caFile`.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
 }
 
 const SUPERUSER = 'postgres';
@@ -93,11 +98,37 @@ export class PostgresServer {
 
   /** URL of `database` as the superuser. */
   url(database = 'postgres'): string {
-    return `postgres://${SUPERUSER}:${PASSWORD}@127.0.0.1:${this.port}/${database}`;
+    const url = `postgres://${SUPERUSER}:${PASSWORD}@127.0.0.1:${this.port}/${database}`;
+    const tls = this.#options.tls;
+    return tls ? `${url}?sslmode=verify-full&sslrootcert=${encodeURIComponent(tls.caFile)}` : url;
   }
 
   get running(): boolean {
     return this.#process?.running ?? false;
+  }
+
+  /** The certificate copied where PostgreSQL accepts it (its own, mode 0600) and TLS-only access. */
+  async #tlsSettings(owner: { uid: number; gid: number } | undefined): Promise<string[][]> {
+    const tls = this.#options.tls as NonNullable<PostgresServerOptions['tls']>;
+    const certFile = join(this.#options.dir, 'server.crt');
+    const keyFile = join(this.#options.dir, 'server.key');
+    const hbaFile = join(this.#options.dir, 'pg_hba-tls-only.conf');
+    await copyFile(tls.certFile, certFile);
+    await copyFile(tls.keyFile, keyFile);
+    await writeFile(
+      hbaFile,
+      ['hostssl all all 127.0.0.1/32 scram-sha-256', 'hostnossl all all all reject', ''].join('\n'),
+    );
+    await chmod(keyFile, 0o600);
+    for (const file of owner ? [certFile, keyFile, hbaFile] : []) {
+      await chown(file, (owner as { uid: number }).uid, (owner as { gid: number }).gid);
+    }
+    return [
+      ['ssl', 'on'],
+      ['ssl_cert_file', certFile],
+      ['ssl_key_file', keyFile],
+      ['hba_file', hbaFile],
+    ];
   }
 
   async start(): Promise<void> {
@@ -130,6 +161,7 @@ export class PostgresServer {
     }
 
     const settings = [
+      ...(this.#options.tls ? await this.#tlsSettings(owner) : []),
       ['listen_addresses', '127.0.0.1'],
       ['port', String(this.port)],
       ['unix_socket_directories', this.#options.dir],

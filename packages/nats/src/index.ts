@@ -1,4 +1,10 @@
-export { type NatsEnv, type NatsSettings, natsEnvShape, natsSettingsFromEnv } from './config.js';
+export {
+  checkNatsTlsPair,
+  type NatsEnv,
+  type NatsSettings,
+  natsEnvShape,
+  natsSettingsFromEnv,
+} from './config.js';
 export { type NatsLink, type NatsLinkOptions, openNatsLink } from './link.js';
 export { NATS_PERMISSIONS, type NatsPermissions } from './permissions.js';
 export {

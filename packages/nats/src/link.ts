@@ -44,6 +44,7 @@ export async function openNatsLink(options: NatsLinkOptions): Promise<NatsLink> 
       ...(credentials ? { authenticator: credsAuthenticator(credentials) } : {}),
       ...(settings.user ? { user: settings.user } : {}),
       ...(settings.password ? { pass: settings.password } : {}),
+      ...(settings.tls ? { tls: settings.tls } : {}),
     });
 
   // Not nats.js's waitOnFirstConnect: it retries in silence, and a refused login or an

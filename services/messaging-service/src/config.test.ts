@@ -49,6 +49,19 @@ describe('configuration', () => {
     });
   });
 
+  it('when a NATS client certificate comes without its key, then the configuration names the missing one', () => {
+    expect(() =>
+      loadConfig(configSchema, { ...required, NATS_TLS_CERT: '/etc/nats/client.crt' }),
+    ).toThrow(/NATS_TLS_KEY: NATS_TLS_CERT and NATS_TLS_KEY must be set together/);
+    const settings = loadConfig(configSchema, {
+      ...required,
+      NATS_TLS_CA: '/etc/nats/ca.crt',
+      NATS_TLS_CERT: '/etc/nats/client.crt',
+      NATS_TLS_KEY: '/etc/nats/client.key',
+    });
+    expect(settings.NATS_TLS_CA).toBe('/etc/nats/ca.crt');
+  });
+
   it('when values are invalid, then one ConfigError names each variable without echoing secrets', () => {
     const load = () =>
       loadConfig(configSchema, {

@@ -1,4 +1,4 @@
-import { natsEnvShape } from '@signup-flow/nats';
+import { checkNatsTlsPair, natsEnvShape } from '@signup-flow/nats';
 import { env } from '@signup-flow/service-runtime';
 import { z } from 'zod';
 import { RFC5321_DATA_TERMINATION_TIMEOUT_MS } from './mail/smtp-mailer.js';
@@ -52,7 +52,8 @@ export const configSchema = z
     DLQ_MAX_AGE_DAYS: env.positiveInt(30),
     SHUTDOWN_TIMEOUT_MS: env.positiveInt(30_000),
   })
-  .extend(natsEnvShape);
+  .extend(natsEnvShape)
+  .superRefine(checkNatsTlsPair);
 
 export type Config = z.infer<typeof configSchema>;
 
