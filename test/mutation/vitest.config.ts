@@ -11,6 +11,7 @@ export default defineConfig({
     include: [
       'services/user-service/test/api.test.ts',
       'services/user-service/test/outbox-guarantees.test.ts',
+      'services/user-service/test/outbox.test.ts',
       'services/messaging-service/src/**/*.test.ts',
       'services/messaging-service/test/failures.test.ts',
       'services/messaging-service/test/welcome-email.test.ts',
