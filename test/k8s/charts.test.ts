@@ -256,10 +256,13 @@ describe.runIf(canRun)('the Helm charts', () => {
       durableName: 'messaging-service-welcome-email',
       filterSubject: 'users.created',
       ackPolicy: 'explicit',
-      maxDeliver: 5,
+      ackWait: '30000ms',
+      // As the service creates it itself (welcomeEmailConsumerConfig): the server never gives up.
+      maxDeliver: -1,
       replicas: 3,
     });
-    expect(consumer.spec.backoff).toHaveLength(5);
+    expect(consumer.spec.backoff).toBeUndefined();
+    expect(configOf(messaging).CONSUMER_ACK_WAIT_MS).toBe('30000');
     expect(configOf(users).NATS_PROVISION).toBe('false');
     expect(configOf(messaging).NATS_PROVISION).toBe('false');
     expect(configOf(output('user-service', 'defaults')).NATS_PROVISION).toBe('true');
@@ -292,6 +295,44 @@ describe.runIf(canRun)('the Helm charts', () => {
     expect(messagingAlerts).toContain('signupflow_dlq_messages');
     expect(messagingAlerts).toContain('signupflow:signup_to_email_slow_ratio:rate1h');
     expect(output('user-service', 'defaults').some((o) => o.kind === 'ServiceMonitor')).toBe(false);
+  });
+
+  it('with NATS TLS: the CA, the client certificate and its key mounted read-only from their Secret, and named to the service', () => {
+    for (const chart of SERVICE_CHARTS) {
+      const deployment = find(output(chart, 'tls'), 'Deployment');
+      const app = container(deployment);
+      const env = Object.fromEntries(
+        app.env.map((e: { name: string; value?: string }) => [e.name, e.value]),
+      );
+      expect(env).toMatchObject({
+        NATS_TLS_CA: '/etc/nats-tls/ca.crt',
+        NATS_TLS_CERT: '/etc/nats-tls/tls.crt',
+        NATS_TLS_KEY: '/etc/nats-tls/tls.key',
+      });
+      expect(app.volumeMounts).toContainEqual({
+        name: 'nats-tls',
+        mountPath: '/etc/nats-tls',
+        readOnly: true,
+      });
+      expect(deployment.spec.template.spec.volumes).toContainEqual(
+        expect.objectContaining({
+          name: 'nats-tls',
+          secret: expect.objectContaining({ secretName: `${chart}-nats-tls` }),
+        }),
+      );
+      expect(
+        container(find(output(chart, 'defaults'), 'Deployment')).env.map(
+          (e: { name: string }) => e.name,
+        ),
+      ).not.toContain('NATS_TLS_CA');
+    }
+    const previous = container(find(output('user-service', 'tls'), 'Deployment')).env.find(
+      (e: { name: string }) => e.name === 'JWT_SECRET_PREVIOUS',
+    );
+    expect(previous.valueFrom.secretKeyRef).toEqual({
+      name: 'user-service-jwt',
+      key: 'previous-secret',
+    });
   });
 
   it('production-like: pinned digest, NATS credentials mounted from a Secret, two pods always up', () => {

@@ -7,6 +7,7 @@ SMTP_URL: {{ .Values.smtp.url }}
 {{- end }}
 SEND_CONCURRENCY: {{ .Values.sendConcurrency }}
 CONSUMER_MAX_ACK_PENDING: {{ .Values.consumer.maxAckPending }}
+CONSUMER_ACK_WAIT_MS: {{ .Values.consumer.ackWaitMs }}
 RETRY_BACKOFF_MS: {{ .Values.retryBackoffMs }}
 DLQ_REPLICAS: {{ .Values.dlq.replicas }}
 DLQ_MAX_AGE_DAYS: {{ .Values.dlq.maxAgeDays }}
@@ -37,8 +38,3 @@ SHUTDOWN_TIMEOUT_MS: {{ .Values.shutdownTimeoutMs }}
 {{- end }}
 
 {{/* The consumer's redelivery schedule as Go durations, one per delivery attempt. */}}
-{{- define "messaging-service.backoff" -}}
-{{- range (splitList "," .Values.retryBackoffMs) }}
-- {{ printf "%sms" (trim .) | quote }}
-{{- end }}
-{{- end }}

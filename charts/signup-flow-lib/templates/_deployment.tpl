@@ -141,6 +141,11 @@ spec:
               mountPath: /etc/nats-creds
               readOnly: true
             {{- end }}
+            {{- if .Values.nats.tls.existingSecret }}
+            - name: nats-tls
+              mountPath: /etc/nats-tls
+              readOnly: true
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
@@ -154,6 +159,12 @@ spec:
         - name: nats-creds
           secret:
             secretName: {{ .Values.nats.auth.credsSecret }}
+            defaultMode: 0440
+        {{- end }}
+        {{- if .Values.nats.tls.existingSecret }}
+        - name: nats-tls
+          secret:
+            secretName: {{ .Values.nats.tls.existingSecret }}
             defaultMode: 0440
         {{- end }}
       {{- if .Values.topologySpread.enabled }}

@@ -51,6 +51,18 @@ component label, Kubernetes resource attributes) and the credentials, each from 
   value: {{ printf "/etc/nats-creds/%s" .credsKey | quote }}
 {{- end }}
 {{- end }}
+{{- with .Values.nats.tls }}
+{{- if .existingSecret }}
+- name: NATS_TLS_CA
+  value: /etc/nats-tls/ca.crt
+{{- if .clientCertificate }}
+- name: NATS_TLS_CERT
+  value: /etc/nats-tls/tls.crt
+- name: NATS_TLS_KEY
+  value: /etc/nats-tls/tls.key
+{{- end }}
+{{- end }}
+{{- end }}
 {{- with (include (printf "%s.secretEnv" .Chart.Name) .) }}
 {{ . }}
 {{- end }}

@@ -91,6 +91,7 @@ app.kubernetes.io/instance: {{ $root.Release.Name }}
 {{- $names := list .Values.database.existingSecret }}
 {{- with .Values.nats.auth.existingSecret }}{{ $names = append $names . }}{{ end }}
 {{- with .Values.nats.auth.credsSecret }}{{ $names = append $names . }}{{ end }}
+{{- with .Values.nats.tls.existingSecret }}{{ $names = append $names . }}{{ end }}
 {{- range (include (printf "%s.secretNames" .Chart.Name) . | fromYamlArray) }}{{ $names = append $names . }}{{ end }}
 {{- toYaml (uniq $names) }}
 {{- end }}

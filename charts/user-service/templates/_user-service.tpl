@@ -23,6 +23,13 @@ SHUTDOWN_TIMEOUT_MS: {{ .Values.shutdownTimeoutMs }}
     secretKeyRef:
       name: {{ .Values.jwt.existingSecret | quote }}
       key: {{ .Values.jwt.key | quote }}
+{{- with .Values.jwt.previousKey }}
+- name: JWT_SECRET_PREVIOUS
+  valueFrom:
+    secretKeyRef:
+      name: {{ $.Values.jwt.existingSecret | quote }}
+      key: {{ . | quote }}
+{{- end }}
 {{- end }}
 
 {{- define "user-service.secretNames" -}}
