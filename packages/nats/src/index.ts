@@ -5,7 +5,12 @@ export {
   natsEnvShape,
   natsSettingsFromEnv,
 } from './config.js';
-export { type NatsLink, type NatsLinkOptions, openNatsLink } from './link.js';
+export {
+  type NatsLink,
+  type NatsLinkOptions,
+  natsConnectionOptions,
+  openNatsLink,
+} from './link.js';
 export { NATS_PERMISSIONS, type NatsPermissions } from './permissions.js';
 export {
   ensureStream,

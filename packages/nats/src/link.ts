@@ -1,5 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { credsAuthenticator, type NatsConnection } from '@nats-io/nats-core';
+import {
+  type ConnectionOptions,
+  credsAuthenticator,
+  type NatsConnection,
+} from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { NatsSettings } from './config.js';
@@ -26,26 +30,32 @@ export interface NatsLink {
   close(): Promise<void>;
 }
 
-export async function openNatsLink(options: NatsLinkOptions): Promise<NatsLink> {
-  const { settings, logger } = options;
+/** The connection options the settings ask for: servers, credentials, TLS. */
+export async function natsConnectionOptions(
+  settings: NatsSettings,
+  name: string,
+): Promise<ConnectionOptions> {
   const credentials = settings.credentialsFile
     ? await readFile(settings.credentialsFile)
     : undefined;
+  return {
+    servers: settings.servers,
+    name,
+    ...(credentials ? { authenticator: credsAuthenticator(credentials) } : {}),
+    ...(settings.user ? { user: settings.user } : {}),
+    ...(settings.password ? { pass: settings.password } : {}),
+    ...(settings.tls ? { tls: settings.tls } : {}),
+  };
+}
+
+export async function openNatsLink(options: NatsLinkOptions): Promise<NatsLink> {
+  const { settings, logger } = options;
+  const connection = await natsConnectionOptions(settings, options.name);
   let connectedNow = false;
   let closing = false;
 
   const reconnectTimeWait = options.reconnectTimeWaitMs ?? 1000;
-  const connectOnce = () =>
-    connect({
-      servers: settings.servers,
-      name: options.name,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait,
-      ...(credentials ? { authenticator: credsAuthenticator(credentials) } : {}),
-      ...(settings.user ? { user: settings.user } : {}),
-      ...(settings.password ? { pass: settings.password } : {}),
-      ...(settings.tls ? { tls: settings.tls } : {}),
-    });
+  const connectOnce = () => connect({ ...connection, maxReconnectAttempts: -1, reconnectTimeWait });
 
   // Not nats.js's waitOnFirstConnect: it retries in silence, and a refused login or an
   // unreachable server must show in the log, once per new reason.

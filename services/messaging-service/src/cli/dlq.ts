@@ -2,7 +2,6 @@
  * The DLQ command line: `npm run dlq -- <list|show|replay|purge> …` (see the service README).
  * Reads the same NATS_* variables as the service.
  */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import {
   type JetStreamClient,
@@ -11,10 +10,10 @@ import {
   jetstreamManager,
   type StoredMsg,
 } from '@nats-io/jetstream';
-import { headers as createHeaders, credsAuthenticator, type MsgHdrs } from '@nats-io/nats-core';
+import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { HEADERS, STREAMS } from '@signup-flow/events';
-import { natsEnvShape, natsSettingsFromEnv } from '@signup-flow/nats';
+import { natsConnectionOptions, natsEnvShape, natsSettingsFromEnv } from '@signup-flow/nats';
 import { ConfigError, loadConfig } from '@signup-flow/service-runtime';
 import { z } from 'zod';
 import { DLQ_HEADERS, REPLAYED_FROM_HEADER } from '../messaging/dead-letters.js';
@@ -25,7 +24,8 @@ const USAGE = `usage: dlq <command>
   replay <seq> | --all    republish to the original subject and remove from the DLQ
   purge <seq> | --all     delete dead letters without replaying them
 
-  Connects with NATS_URL (default nats://127.0.0.1:4222), NATS_CREDS, NATS_USER, NATS_PASSWORD.`;
+  Connects with NATS_URL (default nats://127.0.0.1:4222), NATS_CREDS, NATS_USER, NATS_PASSWORD,
+  NATS_TLS_CA, NATS_TLS_CERT and NATS_TLS_KEY.`;
 
 /** A mistake of the person typing the command; shown as one line, exit status 2. */
 class UsageError extends Error {
@@ -192,15 +192,9 @@ async function run(argv: string[]): Promise<void> {
 
   const config = loadConfig(z.object(natsEnvShape));
   const settings = natsSettingsFromEnv(config);
-  const connection = await connect({
-    servers: settings.servers,
-    name: 'messaging-service-dlq-cli',
-    ...(settings.user ? { user: settings.user } : {}),
-    ...(settings.password ? { pass: settings.password } : {}),
-    ...(settings.credentialsFile
-      ? { authenticator: credsAuthenticator(await readFile(settings.credentialsFile)) }
-      : {}),
-  }).catch((error: unknown) => {
+  const connection = await connect(
+    await natsConnectionOptions(settings, 'messaging-service-dlq-cli'),
+  ).catch((error: unknown) => {
     throw new Error(`cannot connect to NATS at ${settings.servers.join(',')}: ${String(error)}`);
   });
   try {
