@@ -324,6 +324,21 @@ describe('npm start', () => {
     );
   });
 
+  it('when the DLQ tool logs in as the local admin user, as the README says, then it lists the dead letters', () => {
+    const password = readFileSync(join(stateDir, 'nats-admin-password'), 'utf8').trim();
+    const dlq = spawnSync('npm', ['run', 'dlq', '--', 'list'], {
+      cwd: REPO,
+      env: {
+        ...env,
+        NATS_URL: `nats://127.0.0.1:${ports.NATS_PORT}`,
+        NATS_USER: 'admin',
+        NATS_PASSWORD: password,
+      },
+      encoding: 'utf8',
+    });
+    expect(dlq.status, dlq.stdout + dlq.stderr).toBe(0);
+  });
+
   it('when the flow has run, then nats-server saw each service use only the permissions it was given', () => {
     const log = readFileSync(join(stateDir, 'nats', 'nats-server.log'), 'utf8');
     expect(log.split('\n').filter((line) => /Violation/i.test(line))).toEqual([]);
