@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NATS_PERMISSIONS } from '@signup-flow/nats';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,7 @@ type Any = any;
 describe('the platform manifests in k8s/', () => {
   const ours = [
     'k8s/namespaces.yaml',
+    'k8s/priority-classes.yaml',
     'k8s/jaeger/jaeger.yaml',
     'k8s/mailpit/mailpit.yaml',
     'k8s/dev/secrets.yaml',
@@ -32,6 +33,28 @@ describe('the platform manifests in k8s/', () => {
       if (object.kind === 'Secret') expect(object.metadata.namespace).toBe('signup-flow');
       else validateObject(object);
     }
+  });
+
+  it('when a chart’s values name a PriorityClass, then k8s/ creates it (the API server refuses pods with an unknown one)', () => {
+    const created = new Set(
+      manifests('k8s/priority-classes.yaml')
+        .filter((object) => object.kind === 'PriorityClass')
+        .map((object) => object.metadata.name),
+    );
+    const named = readdirSync(join(REPO_ROOT, 'charts'))
+      .flatMap((chart) => {
+        const ci = join(REPO_ROOT, 'charts', chart, 'ci');
+        const files = existsSync(ci)
+          ? readdirSync(ci).map((file) => `charts/${chart}/ci/${file}`)
+          : [];
+        return [`charts/${chart}/values.yaml`, ...files].filter((file) =>
+          existsSync(join(REPO_ROOT, file)),
+        );
+      })
+      .map((file) => (values(file) as { priorityClassName?: string }).priorityClassName)
+      .filter((name): name is string => Boolean(name));
+    expect(named.length).toBeGreaterThan(0);
+    for (const name of named) expect(created, name).toContain(name);
   });
 
   it.runIf(locateProgram('go', ['version']))(

@@ -10,6 +10,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Job } from 'kubernetes-models/batch/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { PriorityClass } from 'kubernetes-models/scheduling.k8s.io/v1';
 import { ConfigMap, Namespace, Pod, Service, ServiceAccount } from 'kubernetes-models/v1';
 import type { K8sObject } from './charts.js';
 
@@ -44,6 +45,7 @@ export const VALIDATORS: Record<string, (object: K8sObject) => void> = {
   'apps/v1/Deployment': modelValidator(Deployment),
   'batch/v1/Job': modelValidator(Job),
   'policy/v1/PodDisruptionBudget': modelValidator(PodDisruptionBudget),
+  'scheduling.k8s.io/v1/PriorityClass': modelValidator(PriorityClass),
   'autoscaling/v2/HorizontalPodAutoscaler': modelValidator(HorizontalPodAutoscaler),
   'networking.k8s.io/v1/NetworkPolicy': modelValidator(NetworkPolicy),
   'monitoring.coreos.com/v1/ServiceMonitor': modelValidator(ServiceMonitor),
