@@ -108,6 +108,8 @@ export interface RelayOptions {
   pollIntervalMs?: number;
   /** @default 1000 */
   publishTimeoutMs?: number;
+  /** Called when a publish finds no stream for its subject (the service reprovisions USERS). */
+  onStreamMissing?: () => void;
 }
 
 export interface RelayHandle {
@@ -144,7 +146,7 @@ export async function startRelay(
     publishTimeoutMs: options.publishTimeoutMs ?? 1000,
     retryMaxDelayMs: 500,
     retentionSeconds: 3600,
-    onStreamMissing: () => undefined,
+    onStreamMissing: options.onStreamMissing ?? (() => undefined),
   });
   relay.start();
   let stopped = false;

@@ -95,6 +95,23 @@ describe('outbox guarantees', () => {
     }
   }
 
+  it('when the USERS stream is gone, then the relay says so (the service then reprovisions it) and keeps the event until it is back', async () => {
+    await fresh();
+    let missing = 0;
+    relays.push(await startRelay(database, nats.url, { onStreamMissing: () => missing++ }));
+    const connection = await connect({ servers: nats.url });
+    try {
+      await (await jetstreamManager(connection)).streams.delete(STREAMS.users);
+      await signUp(1);
+      await waitUntil('the relay to report the missing stream', async () => missing > 0);
+      expect((await rows()).every((row) => row.published_at === null)).toBe(true);
+    } finally {
+      await connection.close();
+      await createUsersStream(nats.url);
+    }
+    await everyRowPublished('the waiting row published once USERS is back');
+  });
+
   it('when the stream refuses publishes while the relay is connected, then no row is marked published, and each is published once it accepts', async () => {
     await fresh();
     const relay = await startRelay(database, nats.url);
