@@ -38,6 +38,9 @@ describe('redactEmailAddresses', () => {
     expect(redactEmailAddresses('to a.b+c@mail.example.org, cc x@y.io')).toBe(
       'to [email], cc [email]',
     );
+    expect(redactEmailAddresses('550 <ada@localhost>: unknown; "jo@example.test" in JSON')).toBe(
+      '550 <[email]>: unknown; "[email]" in JSON',
+    );
   });
 });
 

@@ -2,8 +2,9 @@ import { diag, type Span, SpanStatusCode } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, ERROR_TYPE_VALUE_OTHER } from './semconv.js';
 
 // Error texts can carry personal data (an SMTP server rejecting `<someone@example.com>`), and
-// exception events end up in the trace store like attributes.
-const EMAIL_ADDRESS = /[^\s<>()[\]"',;:@]+@[^\s<>()[\]"',;:@]+\.[^\s<>()[\]"',;:@]+/g;
+// exception events end up in the trace store like attributes. Anything shaped like an address
+// goes, a dotless domain (`ada@localhost`) included: the same rule as the messaging-service's logs.
+const EMAIL_ADDRESS = /[^\s<>@"',;:()[\]]+@[^\s<>@"',;:()[\]]+/g;
 
 export function redactEmailAddresses(text: string): string {
   return text.replace(EMAIL_ADDRESS, '[email]');

@@ -9,5 +9,6 @@ describe('safeOneLine', () => {
     expect(safeOneLine('550 5.1.1 <jo.doe+x@mail.example.test>: unknown')).toBe(
       '550 5.1.1 <<address>>: unknown',
     );
+    expect(safeOneLine('550 <ada@localhost>: unknown')).toBe('550 <<address>>: unknown');
   });
 });
