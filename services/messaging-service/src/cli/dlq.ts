@@ -44,13 +44,10 @@ function parseSequence(value: string | undefined): number {
   return seq;
 }
 
+// getMessage answers null for a sequence with no message; any other failure (a lost connection,
+// a permission) is an error and must not read as "nothing there".
 async function letterAt(jsm: JetStreamManager, seq: number): Promise<StoredMsg> {
-  const letter = await jsm.streams
-    .getMessage(STREAMS.deadLetters, { seq })
-    .catch((error: unknown) => {
-      if (error instanceof Error && /no message found|not found/i.test(error.message)) return null;
-      throw error;
-    });
+  const letter = await jsm.streams.getMessage(STREAMS.deadLetters, { seq });
   if (!letter)
     throw new UsageError(`no dead letter with sequence ${seq} in ${STREAMS.deadLetters}`);
   return letter;
@@ -60,7 +57,7 @@ async function* allLetters(jsm: JetStreamManager, limit = Number.POSITIVE_INFINI
   const info = await jsm.streams.info(STREAMS.deadLetters);
   let yielded = 0;
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && yielded < limit; seq++) {
-    const letter = await jsm.streams.getMessage(STREAMS.deadLetters, { seq }).catch(() => null);
+    const letter = await jsm.streams.getMessage(STREAMS.deadLetters, { seq });
     if (!letter) continue; // deleted by an earlier replay or purge
     yielded++;
     yield letter;
