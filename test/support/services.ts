@@ -45,7 +45,7 @@ export async function serve(
   onTestFileEnd(() => child.stop());
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitUntil(`${service} ready (log: ${child.logFile})`, async () => {
-    if (!child.running) throw new StopWaiting(`${service} exited:\n${child.logTail()}`);
+    if (!child.running) throw new StopWaiting(`${service} exited:\n${await child.finalLogTail()}`);
     return (await fetch(`${baseUrl}/readyz`)).ok;
   });
   return { port, baseUrl, process: child };

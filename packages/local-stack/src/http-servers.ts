@@ -30,7 +30,8 @@ async function startServer(spec: ServerSpec): Promise<StartedServer> {
     await waitUntil(
       `${spec.name} (log: ${process_.logFile})`,
       async () => {
-        if (!process_.running) throw new StopWaiting(`${spec.name} exited:\n${process_.logTail()}`);
+        if (!process_.running)
+          throw new StopWaiting(`${spec.name} exited:\n${await process_.finalLogTail()}`);
         return (await fetch(spec.readyUrl)).ok;
       },
       60_000,

@@ -25,6 +25,7 @@ export interface ManagedProcessOptions {
 export class ManagedProcess {
   readonly #child: ChildProcess;
   readonly #exited: Promise<number | null>;
+  readonly #logWritten: Promise<void>;
   #exitCode: number | null | undefined;
   readonly name: string;
   readonly logFile: string;
@@ -47,8 +48,13 @@ export class ManagedProcess {
         detached: true,
       },
     );
-    this.#child.stdout?.pipe(log);
-    this.#child.stderr?.pipe(log);
+    // Both into one file, which ends only once both are done (the first to end would end it).
+    this.#child.stdout?.pipe(log, { end: false });
+    this.#child.stderr?.pipe(log, { end: false });
+    this.#logWritten = once(this.#child, 'close').then(async () => {
+      log.end();
+      await once(log, 'finish');
+    });
     this.#exited = once(this.#child, 'exit').then(([code]) => {
       this.#exitCode = code as number | null;
       return this.#exitCode;
@@ -68,7 +74,23 @@ export class ManagedProcess {
     return this.#exited;
   }
 
-  /** The last lines of its log, for an error message that says why it is gone. */
+  /**
+   * The last lines of its log once the process's output is all in the file (its pipes can close
+   * after it exits), waiting at most `waitMs`: for an error message that says why it is gone.
+   */
+  async finalLogTail(lines = 20, waitMs = 2_000): Promise<string> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#logWritten,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, waitMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return this.logTail(lines);
+  }
+
+  /** The last lines of its log so far. */
   logTail(lines = 20): string {
     try {
       return readFileSync(this.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');

@@ -148,7 +148,8 @@ export class NatsServer {
     });
     this.#process = process;
     await waitUntil(`nats-server on port ${this.port} (log: ${process.logFile})`, async () => {
-      if (!process.running) throw new StopWaiting(`nats-server exited:\n${process.logTail()}`);
+      if (!process.running)
+        throw new StopWaiting(`nats-server exited:\n${await process.finalLogTail()}`);
       // Only that JetStream runs: a cluster's first node has no meta leader until others join.
       const response = await fetch(`${this.monitorUrl}/healthz?js-enabled-only=true`);
       return response.ok;

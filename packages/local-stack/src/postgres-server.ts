@@ -185,7 +185,8 @@ export class PostgresServer {
     });
     this.#process = process_;
     await waitUntil(`PostgreSQL on port ${this.port} (log: ${process_.logFile})`, async () => {
-      if (!process_.running) throw new StopWaiting(`postgres exited:\n${process_.logTail()}`);
+      if (!process_.running)
+        throw new StopWaiting(`postgres exited:\n${await process_.finalLogTail()}`);
       const client = new pg.Client({ connectionString: this.url() });
       try {
         await client.connect();

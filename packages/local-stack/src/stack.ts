@@ -342,7 +342,8 @@ export class LocalStack {
       await waitUntil(
         `${name} (log: ${service.logFile})`,
         async () => {
-          if (!service.running) throw new StopWaiting(`${name} exited:\n${service.logTail()}`);
+          if (!service.running)
+            throw new StopWaiting(`${name} exited:\n${await service.finalLogTail()}`);
           return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
         },
         60_000,

@@ -178,7 +178,8 @@ export async function startProcess(
   });
   onTestFileEnd(() => child.kill());
   await waitUntil(`messaging-service ${readiness} (log: ${logFile})`, async () => {
-    if (!child.running) throw new StopWaiting(`messaging-service exited:\n${child.logTail()}`);
+    if (!child.running)
+      throw new StopWaiting(`messaging-service exited:\n${await child.finalLogTail()}`);
     const response = await fetch(`http://127.0.0.1:${port}/readyz`);
     const body = (await response.json()) as { dependencies?: { consumer?: string } };
     return readiness === 'listening' || (response.ok && body.dependencies?.consumer === 'up');

@@ -55,6 +55,8 @@ async function letterAt(jsm: JetStreamManager, seq: number): Promise<StoredMsg> 
 
 async function* allLetters(jsm: JetStreamManager, limit = Number.POSITIVE_INFINITY) {
   const info = await jsm.streams.info(STREAMS.deadLetters);
+  // An empty stream reports first_seq 0, a sequence the server refuses to look up.
+  if (info.state.messages === 0) return;
   let yielded = 0;
   for (let seq = info.state.first_seq; seq <= info.state.last_seq && yielded < limit; seq++) {
     const letter = await jsm.streams.getMessage(STREAMS.deadLetters, { seq });
