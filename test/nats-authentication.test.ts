@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { createTestDatabase, onTestFileEnd, startNatsServer } from './support/harness.js';
 import { issueCredentials, untrustedCredentials } from './support/nats-credentials.js';
 import { serve } from './support/services.js';
+import { signUp } from './support/signup.js';
 import { SmtpSink } from './support/smtp-sink.js';
 
 const USERS = [
@@ -149,13 +150,5 @@ async function expectRefusalLogged(logFile: string): Promise<void> {
       .split('\n')
       .filter((line) => line.includes('cannot connect to NATS'));
     return refusals.some((line) => /authorization/i.test(line));
-  });
-}
-
-function signUp(baseUrl: string, email: string): Promise<Response> {
-  return fetch(`${baseUrl}/v1/users`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password: 'correct horse battery', name: 'Authenticated' }),
   });
 }

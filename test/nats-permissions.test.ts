@@ -10,6 +10,7 @@ import { NATS_PERMISSIONS } from '@signup-flow/nats';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, onTestFileEnd, startNatsServer } from './support/harness.js';
 import { serve } from './support/services.js';
+import { signUp } from './support/signup.js';
 import { SmtpSink } from './support/smtp-sink.js';
 
 const PASSWORDS = {
@@ -64,13 +65,8 @@ beforeAll(async () => {
   );
 });
 
-async function signUp(email: string): Promise<void> {
-  const response = await fetch(`${userService}/v1/users`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password: 'a permitted password', name: 'Permitted' }),
-  });
-  expect(response.status).toBe(201);
+async function signUpAs(email: string): Promise<void> {
+  expect((await signUp(userService, email)).status).toBe(201);
 }
 
 async function violations(): Promise<string[]> {
@@ -80,8 +76,8 @@ async function violations(): Promise<string[]> {
 
 describe('NATS least privilege: each service as its own user, with only the permissions it needs', () => {
   it('when both services run with exactly NATS_PERMISSIONS, then a signup is emailed, a refused one is dead-lettered, and the server saw no permission violation', async () => {
-    await signUp('permitted@example.test');
-    await signUp(REFUSED);
+    await signUpAs('permitted@example.test');
+    await signUpAs(REFUSED);
     await waitUntil('the welcome email', async () => sink.received.length === 1);
     const messaging = await as('messaging-service');
     try {

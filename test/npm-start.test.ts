@@ -12,6 +12,8 @@ import {
   waitUntil,
 } from '@signup-flow/local-stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toolForTest } from './k8s/support/tools.js';
+import { PROMETHEUS_INSTALL_HINT } from './observability/support/prometheus-tools.js';
 import { BROWSER_INSTALL_HINT, locateBrowser, renderedDom } from './support/browser.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -152,7 +154,6 @@ async function expectCleanStop(
 }
 
 const browser = locateBrowser();
-const IN_CI = process.env.CI === 'true';
 
 function escapeHtml(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
@@ -285,17 +286,14 @@ describe('npm start', () => {
   });
 
   it('when the inbox is opened in a real browser, then it lists the welcome email and opens it', async (context) => {
-    if (!browser) {
-      if (IN_CI) throw new Error(BROWSER_INSTALL_HINT);
-      context.skip(BROWSER_INSTALL_HINT);
-    }
+    const chromium = toolForTest(context, 'headless Chromium', browser, BROWSER_INSTALL_HINT);
     expect(demoEmail, 'the demo test ran first').toBeDefined();
     const { id, subject } = demoEmail as { id: string; subject: string };
     const inbox = `http://127.0.0.1:${ports.INBOX_PORT}`;
     // Mailpit's UI is a script-drawn page: only a browser that runs it shows the messages.
-    const list = await renderedDom(browser as string, `${inbox}/`);
+    const list = await renderedDom(chromium, `${inbox}/`);
     expect(list).toContain(escapeHtml(subject));
-    const opened = await renderedDom(browser as string, `${inbox}/view/${id}`);
+    const opened = await renderedDom(chromium, `${inbox}/view/${id}`);
     expect(opened).toContain(escapeHtml(subject));
     expect(opened).toContain('Demo User');
   });
@@ -347,7 +345,13 @@ describe('npm start', () => {
 
   it('when Prometheus is installed, then it evaluates the charts’ own alert rules against the local services', async (context) => {
     const prometheus = `http://127.0.0.1:${ports.PROMETHEUS_PORT}`;
-    if (!stack.output().includes(prometheus)) context.skip('Prometheus is not installed');
+    // npm start runs Prometheus only where it is installed (it says so in its output).
+    toolForTest(
+      context,
+      'Prometheus',
+      stack.output().includes(prometheus) ? prometheus : undefined,
+      PROMETHEUS_INSTALL_HINT,
+    );
     let rules: Array<{ name: string; type: string; health: string }> = [];
     await waitUntil('Prometheus to evaluate every rule', async () => {
       const body = (await (await fetch(`${prometheus}/api/v1/rules`)).json()) as {

@@ -10,6 +10,7 @@ import {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { onTestFileEnd, startNatsServer } from './support/harness.js';
 import { serve } from './support/services.js';
+import { signUp } from './support/signup.js';
 import { SmtpSink } from './support/smtp-sink.js';
 import { createTestCertificates, type TestCertificates } from './support/test-ca.js';
 
@@ -73,11 +74,7 @@ describe('TLS to NATS (NATS_TLS_*) and to PostgreSQL (sslmode, sslrootcert)', ()
     );
     expect(postgres.url()).toContain('sslmode=verify-full');
 
-    const response = await fetch(`${users.baseUrl}/v1/users`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: 'tls@example.test', password: 'a tls password', name: 'TLS' }),
-    });
+    const response = await signUp(users.baseUrl, 'tls@example.test');
 
     expect(response.status).toBe(201);
     await waitUntil('the welcome email', async () => sink.received.length === 1);

@@ -24,10 +24,16 @@ function ephemeralRangeStart(): number {
   }
 }
 
+let ownSlice: { first: number; size: number } | undefined;
+
+/** This process's ports; the range and the worker id do not change while it runs. */
 function slice(): { first: number; size: number } {
-  const size = Math.floor((ephemeralRangeStart() - FIRST_PORT) / SLICES);
-  const pool = Number(process.env.VITEST_POOL_ID ?? 0) % SLICES;
-  return { first: FIRST_PORT + pool * size, size };
+  if (!ownSlice) {
+    const size = Math.floor((ephemeralRangeStart() - FIRST_PORT) / SLICES);
+    const pool = Number(process.env.VITEST_POOL_ID ?? 0) % SLICES;
+    ownSlice = { first: FIRST_PORT + pool * size, size };
+  }
+  return ownSlice;
 }
 
 async function canListen(port: number, host: string): Promise<boolean> {

@@ -23,7 +23,7 @@ export interface GithubRelease {
 }
 
 /** `https://github.com` unless `SIGNUP_FLOW_RELEASE_MIRROR` names a mirror with the same layout. */
-export function releaseHost(): string {
+function releaseHost(): string {
   return (process.env.SIGNUP_FLOW_RELEASE_MIRROR ?? 'https://github.com').replace(/\/+$/, '');
 }
 

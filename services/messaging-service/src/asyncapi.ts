@@ -157,7 +157,9 @@ export function asyncApiDocument() {
   };
 }
 
-/** `GET /asyncapi.json`: the document above. */
+const SERVED_DOCUMENT = JSON.stringify(asyncApiDocument());
+
+/** `GET /asyncapi.json`: the document above (it never changes while the process runs). */
 export const asyncApiEndpoint: Middleware = async (ctx, next) => {
   if (ctx.path !== '/asyncapi.json') return next();
   if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
@@ -165,5 +167,6 @@ export const asyncApiEndpoint: Middleware = async (ctx, next) => {
     ctx.set('Allow', 'GET, HEAD');
     return;
   }
-  ctx.body = asyncApiDocument();
+  ctx.type = 'application/json';
+  ctx.body = SERVED_DOCUMENT;
 };

@@ -16,6 +16,7 @@ import {
   startNatsServer,
 } from '../../../test/support/harness.js';
 import { serve } from '../../../test/support/services.js';
+import { signUp } from '../../../test/support/signup.js';
 import { SmtpSink } from '../../../test/support/smtp-sink.js';
 
 interface Message {
@@ -95,13 +96,8 @@ function validator() {
   return ajv;
 }
 
-async function signUp(email: string): Promise<void> {
-  const response = await fetch(`${userService}/v1/users`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email, password: 'an asyncapi password', name: 'Async' }),
-  });
-  expect(response.status).toBe(201);
+async function signUpAs(email: string): Promise<void> {
+  expect((await signUp(userService, email)).status).toBe(201);
 }
 
 describe('GET /asyncapi.json', () => {
@@ -118,7 +114,7 @@ describe('GET /asyncapi.json', () => {
   });
 
   it('when a real signup publishes its event, then the message on users.created matches the UserCreated message', async () => {
-    await signUp('described@example.test');
+    await signUpAs('described@example.test');
     const { headers, body } = await lastMessage(STREAMS.users);
     const message = document.components.messages.UserCreated;
     const ajv = validator();
@@ -131,7 +127,7 @@ describe('GET /asyncapi.json', () => {
   });
 
   it('when the mail server refuses an address for good, then the dead letter matches the DeadLetter message, headers included', async () => {
-    await signUp(REFUSED);
+    await signUpAs(REFUSED);
     const { headers } = await lastMessage(STREAMS.deadLetters);
     const message = document.components.messages.DeadLetter;
     const ajv = validator();

@@ -3,6 +3,7 @@ import type Router from '@koa/router';
 import { EMAIL_PATTERN } from '@signup-flow/events';
 import { OPERATIONAL_PATHS } from '@signup-flow/service-runtime';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { toolForTest } from '../../../test/k8s/support/tools.js';
 import { BROWSER_INSTALL_HINT, locateBrowser, renderedDom } from '../../../test/support/browser.js';
 import { apiDocsRoutes } from '../src/http/api-docs.js';
 import { apiRoutes, type RoutesDeps } from '../src/http/routes.js';
@@ -91,15 +92,12 @@ describe('GET /docs', () => {
   const browser = locateBrowser();
 
   it('when opened in a real browser, then it draws every operation from the document, with no asset from elsewhere', async (context) => {
-    if (!browser) {
-      if (process.env.CI === 'true') throw new Error(BROWSER_INSTALL_HINT);
-      context.skip(BROWSER_INSTALL_HINT);
-    }
+    const chromium = toolForTest(context, 'headless Chromium', browser, BROWSER_INSTALL_HINT);
     const page = await (await fetch(`${api.baseUrl}/docs`)).text();
     for (const source of page.matchAll(/(?:src|href)="([^"]+)"/g)) {
       expect(source[1]).toMatch(/^\/docs\//);
     }
-    const dom = await renderedDom(browser as string, `${api.baseUrl}/docs`);
+    const dom = await renderedDom(chromium, `${api.baseUrl}/docs`);
     expect(dom).toContain('signup-flow user-service');
     for (const path of ['/v1/users', '/v1/sessions', '/v1/users/{id}']) expect(dom).toContain(path);
   });

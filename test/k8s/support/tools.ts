@@ -46,5 +46,22 @@ export function requireTool(what: string, found: unknown, install: string): bool
   return false;
 }
 
+/**
+ * The same gate inside one test: returns the tool, or skips the test saying how to get it, or in CI
+ * (where `.ci/run` installs everything) fails it.
+ */
+export function toolForTest<T>(
+  context: { skip(note?: string): void },
+  what: string,
+  found: T | undefined,
+  install: string,
+): T {
+  if (found) return found;
+  const message = `${what} is not available; ${install}`;
+  if (IN_CI) throw new Error(message);
+  context.skip(message);
+  throw new Error('unreachable: skip() ends the test');
+}
+
 export const helmBinary = locateGoTool(GO_TOOLS.helm);
 export const HELM_INSTALL_HINT = `run \`npm run tools\` (builds helm ${GO_TOOLS.helm.version} into .tools/ with go install) or put helm ${GO_TOOLS.helm.version} on PATH`;
