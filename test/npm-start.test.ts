@@ -285,6 +285,42 @@ describe('npm start', () => {
     expect([...services].sort()).toEqual(['messaging-service', 'user-service']);
   });
 
+  it('when the live-install check runs against it as the README shows, then it verifies the signup, its email and its trace', async () => {
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const line =
+      /`((?:\w+=\S+ )+)node (services\/user-service\/dist\/cli\/check-signup-flow\.js)`/.exec(
+        readme,
+      );
+    expect(line, 'the README shows the check run against npm start').toBeTruthy();
+    // The README's addresses are npm start's defaults; this stack runs on free ports.
+    const defaults: Record<string, string> = {
+      '8080': String(ports.USER_SERVICE_PORT),
+      '8025': String(ports.INBOX_PORT),
+      '16686': String(ports.JAEGER_PORT),
+    };
+    const checkEnv = Object.fromEntries(
+      (line?.[1] ?? '')
+        .trim()
+        .split(' ')
+        .map((assignment) => assignment.split('=') as [string, string])
+        .map(([name, url]) => [
+          name,
+          url.replace(/:(\d+)$/, (_all, port: string) => `:${defaults[port]}`),
+        ]),
+    );
+    const result = spawnSync(process.execPath, [line?.[2] ?? ''], {
+      cwd: REPO,
+      env: { PATH: process.env.PATH, ...checkEnv },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    const output = `${result.stdout}${result.stderr}`;
+    expect(result.status, output).toBe(0);
+    expect(output).toMatch(/✓ the welcome email reached Mailpit/);
+    expect(output).toMatch(/✓ the trace [0-9a-f]{32} is in Jaeger/);
+    expect(output).toMatch(/signup flow check passed/);
+  }, 150_000);
+
   it('when the inbox is opened in a real browser, then it lists the welcome email and opens it', async (context) => {
     const chromium = toolForTest(context, 'headless Chromium', browser, BROWSER_INSTALL_HINT);
     expect(demoEmail, 'the demo test ran first').toBeDefined();

@@ -178,6 +178,41 @@ describe.runIf(canRun)('the Helm charts', () => {
     }
   });
 
+  it('user-service: helm test runs the live-install check in its own image, with the addresses its values give', async () => {
+    const env = (objects: K8sObject[]) =>
+      Object.fromEntries(
+        (
+          find(objects, 'Pod', '-signup-flow-test').spec.containers[0].env as Array<{
+            name: string;
+            value: string;
+          }>
+        ).map(({ name, value }) => [name, value]),
+      );
+    const defaults = output('user-service', 'defaults');
+    const pod = find(defaults, 'Pod', '-signup-flow-test');
+    expect(pod.metadata.annotations?.['helm.sh/hook']).toBe('test');
+    expect(pod.spec.containers[0].command).toEqual(['node', 'dist/cli/check-signup-flow.js']);
+    expect(pod.spec.containers[0].image).toBe(
+      find(defaults, 'Deployment').spec.template.spec.containers[0].image,
+    );
+    expect(env(defaults)).toEqual({
+      USER_SERVICE_URL: 'http://signup-user-service.signup-flow.svc:80',
+      MESSAGING_SERVICE_URL: 'http://messaging-service.signup-flow.svc',
+      CHECK_EMAIL_DOMAIN: 'example.com',
+      CHECK_TIMEOUT_MS: '60000',
+    });
+    expect(env(output('user-service', 'dev'))).toMatchObject({
+      MAILPIT_URL: 'http://mailpit-http.mailpit.svc.cluster.local:8025',
+      JAEGER_QUERY_URL: 'http://jaeger-query.observability.svc.cluster.local:16686',
+    });
+    const off = await helm.template({ chart: 'user-service' }, [
+      '--set',
+      'tests.flow.enabled=false',
+    ]);
+    expect(off.some((o) => o.metadata.name.endsWith('-signup-flow-test'))).toBe(false);
+    expect(off.some((o) => o.metadata.name.endsWith('-test'))).toBe(true);
+  });
+
   it('when image.tag is latest, then the values schema refuses it', async () => {
     await expect(
       helm.template({ chart: 'messaging-service' }, ['--set', 'image.tag=latest']),

@@ -24,6 +24,8 @@ describe('the platform manifests in k8s/', () => {
     'k8s/jaeger/jaeger.yaml',
     'k8s/mailpit/mailpit.yaml',
     'k8s/dev/secrets.yaml',
+    'k8s/postgres/clusters.yaml',
+    'k8s/postgres/clusters-dev.yaml',
   ];
 
   it.each(ours)('when %s is validated, then every object matches its Kubernetes schema', (path) => {
@@ -63,7 +65,10 @@ describe('the platform manifests in k8s/', () => {
       const objects = ours.flatMap(manifests);
       const result = await withStrictDecoder((decoder) => strictDecode(decoder, objects));
       expect(result.errors).toEqual([]);
-      expect(result.ok).toHaveLength(objects.length);
+      // Only CloudNativePG's Clusters are left to their own schema (and to the API server tests).
+      expect(result.skipped.every((kind) => kind.startsWith('postgresql.cnpg.io/'))).toBe(true);
+      expect(result.ok.length + result.skipped.length).toBe(objects.length);
+      expect(result.ok.length).toBeGreaterThan(objects.length / 2);
     },
     180_000,
   );

@@ -17,7 +17,8 @@ async function openssl(dir: string, args: string[]): Promise<void> {
   await run('openssl', args, { cwd: dir });
 }
 
-async function signed(
+/** A key and a certificate for `subject`, signed by the CA in `dir` ({@link createCertificateAuthority}). */
+export async function issueCertificate(
   dir: string,
   name: string,
   subject: string,
@@ -37,22 +38,33 @@ async function signed(
   return { certFile, keyFile };
 }
 
-/** A throw-away CA (openssl) and a server and a client certificate it signed, in `dir`. */
-export async function createTestCertificates(dir: string): Promise<TestCertificates> {
+/** A throw-away CA (openssl) in `dir`: `ca.crt` and `ca.key`; returns the certificate's path. */
+export async function createCertificateAuthority(dir: string): Promise<string> {
   await openssl(dir, ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'ca.key']);
   await openssl(dir, [
     ...['req', '-x509', '-new', '-key', 'ca.key', '-days', '2', '-subj', '/CN=signup-flow test CA'],
     ...['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=keyCertSign,cRLSign'],
     ...['-out', 'ca.crt'],
   ]);
+  return join(dir, 'ca.crt');
+}
+
+/** A throw-away CA and a server and a client certificate it signed, in `dir`. */
+export async function createTestCertificates(dir: string): Promise<TestCertificates> {
+  await createCertificateAuthority(dir);
   return {
     caFile: join(dir, 'ca.crt'),
-    server: await signed(
+    server: await issueCertificate(
       dir,
       'server',
       '/CN=localhost',
       'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth',
     ),
-    client: await signed(dir, 'client', '/CN=signup-flow service', 'extendedKeyUsage=clientAuth'),
+    client: await issueCertificate(
+      dir,
+      'client',
+      '/CN=signup-flow service',
+      'extendedKeyUsage=clientAuth',
+    ),
   };
 }

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -28,6 +28,14 @@ export interface GoTool {
   build?: 'install' | 'tool-module' | 'module-with-web-ui';
   webUi?: WebUiBuild;
   /**
+   * For `tool-module` builds of modules whose go.mod replaces sibling modules with relative paths
+   * (Kubernetes' staging folder, etcd's monorepo): the module that holds `package` (at `version`),
+   * and the version each of those siblings is pinned to instead, as published on the module proxy.
+   */
+  siblings?: { module: string; pinnedTo: string };
+  /** `-ldflags` for `go build` (e.g. the version a Kubernetes binary reports). */
+  ldflags?: string;
+  /**
    * The project's official build of this version, tried before building from source (it may be
    * better: Jaeger's has its UI). Only for projects that publish checksums with their releases.
    */
@@ -48,6 +56,56 @@ export interface WebUiBuild {
   /** `-X` linker flags that set the version the binary reports. */
   versionVariable: string;
 }
+
+const KUBERNETES_VERSION = 'v1.34.4';
+/** Kubernetes' binaries report the version the charts' `kubeVersion` is checked against. */
+const KUBERNETES_LDFLAGS = [
+  `gitVersion=${KUBERNETES_VERSION}`,
+  'gitMajor=1',
+  'gitMinor=34',
+  'gitTreeState=clean',
+]
+  .map((setting) => `-X k8s.io/component-base/version.${setting}`)
+  .join(' ');
+
+function kubernetesBinary(name: string) {
+  return {
+    name,
+    package: `k8s.io/kubernetes/cmd/${name}`,
+    version: KUBERNETES_VERSION,
+    versionArgs: name === 'kubectl' ? ['version', '--client'] : ['--version'],
+    build: 'tool-module',
+    // Its go.mod replaces ~31 staging modules with ./staging/…; each is published as v0.34.x.
+    siblings: { module: 'k8s.io/kubernetes', pinnedTo: KUBERNETES_VERSION.replace(/^v1\./, 'v0.') },
+    ldflags: KUBERNETES_LDFLAGS,
+  } as const satisfies GoTool;
+}
+
+/**
+ * A Kubernetes control plane on loopback for the chart installs in test/k8s/cluster: etcd, the API
+ * server, the controller manager (Deployments and Jobs create Pods, where Pod admission runs), the
+ * scheduler, kubectl, and kwok, which plays the nodes and their kubelets.
+ */
+const KUBERNETES_TOOLS = {
+  etcd: {
+    name: 'etcd',
+    package: 'go.etcd.io/etcd/server/v3',
+    version: 'v3.6.16',
+    versionArgs: ['--version'],
+    build: 'tool-module',
+    siblings: { module: 'go.etcd.io/etcd/server/v3', pinnedTo: 'v3.6.16' },
+  },
+  kubeApiserver: kubernetesBinary('kube-apiserver'),
+  kubeControllerManager: kubernetesBinary('kube-controller-manager'),
+  kubeScheduler: kubernetesBinary('kube-scheduler'),
+  kubectl: kubernetesBinary('kubectl'),
+  kwok: {
+    name: 'kwok',
+    package: 'sigs.k8s.io/kwok/cmd/kwok',
+    version: 'v0.8.0',
+    versionArgs: ['--version'],
+  },
+} as const satisfies Record<string, GoTool>;
 
 export const GO_TOOLS = {
   natsServer: {
@@ -107,6 +165,7 @@ export const GO_TOOLS = {
       binary: 'jaeger-2.13.0-linux-{arch}/jaeger',
     },
   },
+  ...KUBERNETES_TOOLS,
 } as const satisfies Record<string, GoTool>;
 
 /** `<repo>/.tools`, ignored by git; override with `SIGNUP_FLOW_TOOLS_DIR`. */
@@ -156,6 +215,30 @@ async function moduleSource(tool: GoTool, dir: string): Promise<void> {
   const { Dir } = JSON.parse(stdout) as { Dir: string };
   await cp(Dir, dir, { recursive: true });
   await run('chmod', ['-R', 'u+w', dir]);
+}
+
+/**
+ * `replace` lines pinning every module that the tool's module replaces with a relative path
+ * (which only works inside its own repository) to the published version `siblings.pinnedTo`.
+ */
+async function siblingReplaces(tool: GoTool): Promise<string[]> {
+  if (!tool.siblings) return [];
+  const { module, pinnedTo } = tool.siblings;
+  const { stdout } = await run(
+    'go',
+    ['mod', 'download', '-json', `${module}@${tool.version}`],
+    GO_BUILD_LIMITS,
+  );
+  const { GoMod } = JSON.parse(stdout) as { GoMod: string };
+  const goMod = await readFile(GoMod, 'utf8');
+  const required = new Set(
+    [...goMod.matchAll(/^\s*(?:require\s+)?(\S+)\s+v\S+(?:\s+\/\/.*)?$/gm)].map(([, path]) => path),
+  );
+  // Only siblings the module requires: etcd also "replaces" modules it forbids, to guard its imports.
+  return [...goMod.matchAll(/^\s*(?:replace\s+)?(\S+)\s+=>\s+\.\.?\/\S*\s*$/gm)]
+    .map(([, sibling]) => sibling as string)
+    .filter((sibling) => required.has(sibling))
+    .map((sibling) => `replace ${sibling} => ${sibling} ${pinnedTo}`);
 }
 
 async function buildWebUi(
@@ -225,9 +308,10 @@ async function goBuild(
   }
   const moduleDir = join(outDir, 'module');
   await mkdir(moduleDir);
+  const replaces = await siblingReplaces(tool);
   await writeFile(
     join(moduleDir, 'go.mod'),
-    `module signupflow.local/tools/${tool.name}\n\ngo 1.24\n`,
+    [`module signupflow.local/tools/${tool.name}`, '', 'go 1.24', '', ...replaces, ''].join('\n'),
   );
   const options = {
     ...GO_BUILD_LIMITS,
@@ -235,7 +319,12 @@ async function goBuild(
     env: { ...process.env, GOFLAGS: '-mod=mod' },
   };
   await run('go', ['get', '-tool', target], options);
-  await run('go', ['build', '-o', join(outDir, tool.name), tool.package], options);
+  const ldflags = tool.ldflags ? ['-ldflags', tool.ldflags] : [];
+  await run(
+    'go',
+    ['build', '-trimpath', ...ldflags, '-o', join(outDir, tool.name), tool.package],
+    options,
+  );
   await rm(moduleDir, { recursive: true, force: true });
 }
 

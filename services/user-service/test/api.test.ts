@@ -455,6 +455,67 @@ describe('GET /v1/users/{id} and /v1/users/me: the caller’s own data, behind i
   );
 });
 
+describe('DELETE /v1/users/me: an account deleted by its owner', () => {
+  const deleteAs = (authorization?: string) =>
+    fetch(`${api.baseUrl}/v1/users/me`, {
+      method: 'DELETE',
+      headers: authorization ? { authorization } : {},
+    });
+
+  it('when the user deletes itself with its token, then it answers 204 and the row is gone, its event kept; the token then authenticates nobody', async () => {
+    const { user, token } = await userWithToken('delete');
+    const before = await counts();
+
+    const response = await deleteAs(`Bearer ${token}`);
+
+    expect(response.status).toBe(204);
+    expect(await response.text()).toBe('');
+    expect(await db('users').where({ id: user.id }).first()).toBeUndefined();
+    expect(await counts()).toEqual({ users: before.users - 1, events: before.events });
+    expect(await db('outbox').where({ aggregate_id: user.id }).first()).toBeTruthy();
+    for (const again of [
+      await getAs('/v1/users/me', `Bearer ${token}`),
+      await deleteAs(`Bearer ${token}`),
+    ]) {
+      expect(again.status).toBe(401);
+      expect(again.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
+      expect(await again.json()).toMatchObject({ detail: 'the token’s user no longer exists' });
+    }
+    expect((await getAs(`/v1/users/${user.id}`, `Bearer ${token}`)).status).toBe(404);
+  });
+
+  it('when the email of a deleted account signs up again, then it is a new user', async () => {
+    const email = uniqueEmail('again');
+    await signUpRequest(api.baseUrl, { ...VALID, email });
+    const session = await fetch(`${api.baseUrl}/v1/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: VALID.password }),
+    });
+    const { token } = (await session.json()) as { token: string };
+    expect((await deleteAs(`Bearer ${token}`)).status).toBe(204);
+
+    expect((await signUpRequest(api.baseUrl, { ...VALID, email })).status).toBe(201);
+  });
+
+  it.each([
+    ['no token', undefined],
+    ['a malformed token', 'Bearer not a token'],
+  ])(
+    'when the request carries %s, then it answers 401 and deletes nothing',
+    async (_what, header) => {
+      await userWithToken('kept');
+      const before = await counts();
+
+      const response = await deleteAs(header);
+
+      expect(response.status).toBe(401);
+      expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(await counts()).toEqual(before);
+    },
+  );
+});
+
 describe('POST /v1/sessions', () => {
   const login = (body: unknown) =>
     fetch(`${api.baseUrl}/v1/sessions`, {

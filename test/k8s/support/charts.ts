@@ -47,6 +47,8 @@ export interface K8sObject {
     namespace?: string;
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
+    /** Set by the API server on an object being deleted. */
+    deletionTimestamp?: string;
   };
   // biome-ignore lint/suspicious/noExplicitAny: rendered manifests are checked field by field
   spec?: any;
@@ -89,9 +91,17 @@ export class HelmRunner {
     return rm(this.chartsDir, { recursive: true, force: true });
   }
 
-  async run(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  async run(
+    args: string[],
+    timeoutMs = 60_000,
+    signal?: AbortSignal,
+  ): Promise<{ stdout: string; stderr: string }> {
     try {
-      return await run(this.helm, args, { maxBuffer: 32 * 1024 * 1024, timeout: 60_000 });
+      return await run(this.helm, args, {
+        maxBuffer: 32 * 1024 * 1024,
+        timeout: timeoutMs,
+        ...(signal ? { signal } : {}),
+      });
     } catch (error) {
       const { stdout, stderr } = error as { stdout?: string; stderr?: string };
       throw new Error(`helm ${args.join(' ')} failed:\n${stderr ?? ''}${stdout ?? ''}`);

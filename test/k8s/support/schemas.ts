@@ -21,11 +21,14 @@ function modelValidator(model: Model) {
   return (object: K8sObject) => new model(object as never).validate();
 }
 
+/** A JSON schema of test/k8s/schemas, parsed. */
+export function projectSchema(file: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL(`../schemas/${file}`, import.meta.url), 'utf8'));
+}
+
 function jsonSchemaValidator(file: string) {
   const ajv = new Ajv({ allErrors: true });
-  const validate: ValidateFunction = ajv.compile(
-    JSON.parse(readFileSync(new URL(`../schemas/${file}`, import.meta.url), 'utf8')),
-  );
+  const validate: ValidateFunction = ajv.compile(projectSchema(file));
   return (object: K8sObject) => {
     if (!validate(object)) throw new Error(ajv.errorsText(validate.errors, { dataVar: 'object' }));
   };
@@ -33,8 +36,8 @@ function jsonSchemaValidator(file: string) {
 
 /**
  * Schema validators by `apiVersion/kind`: the Kubernetes OpenAPI schemas and the KEDA and
- * prometheus-operator CRD schemas as packaged by kubernetes-models; NACK's from test/k8s/schemas
- * (no package ships them). A kind missing here fails validation: every rendered kind needs one.
+ * prometheus-operator CRD schemas as packaged by kubernetes-models; NACK's and CloudNativePG's from
+ * test/k8s/schemas (no package ships them). A kind missing here fails validation: every rendered kind needs one.
  */
 export const VALIDATORS: Record<string, (object: K8sObject) => void> = {
   'v1/ConfigMap': modelValidator(ConfigMap),
@@ -53,6 +56,7 @@ export const VALIDATORS: Record<string, (object: K8sObject) => void> = {
   'keda.sh/v1alpha1/ScaledObject': modelValidator(ScaledObject),
   'jetstream.nats.io/v1beta2/Stream': jsonSchemaValidator('nack-stream-v1beta2.json'),
   'jetstream.nats.io/v1beta2/Consumer': jsonSchemaValidator('nack-consumer-v1beta2.json'),
+  'postgresql.cnpg.io/v1/Cluster': jsonSchemaValidator('cnpg-cluster-v1.json'),
 };
 
 /** Throws with the object's identity and the schema errors when it does not validate. */

@@ -50,3 +50,8 @@ export async function findUserByEmail(db: Knex, email: string): Promise<StoredUs
   const row = await db<UserRow>('users').whereRaw('lower(email) = lower(?)', [email]).first();
   return row && toStoredUser(row);
 }
+
+/** Deletes the user; false when there was none. */
+export async function deleteUserById(db: Knex, id: string): Promise<boolean> {
+  return (await db<UserRow>('users').where({ id }).delete()) > 0;
+}

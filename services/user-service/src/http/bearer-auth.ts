@@ -10,7 +10,8 @@ export interface AuthenticatedState {
 
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/;
 
-function unauthorized(detail: string, error?: 'invalid_token'): ProblemError {
+/** A 401 problem with the RFC 6750 challenge. */
+export function unauthorized(detail: string, error?: 'invalid_token'): ProblemError {
   // RFC 6750 §3: the challenge names the scheme, and `error` once a token was presented.
   const challenge = `Bearer realm="signup-flow"${error ? `, error="${error}"` : ''}`;
   return new ProblemError(

@@ -62,7 +62,7 @@ const json = (description: string, schema: z.ZodType) => ({
 });
 
 const unauthorized = problem(
-  'no, malformed, expired or foreign token',
+  'no, malformed, expired or foreign token, or its user was deleted',
   z.object({ 'WWW-Authenticate': z.string().meta({ description: 'Bearer realm="signup-flow"' }) }),
 );
 
@@ -138,6 +138,16 @@ export function openApiDocument(): ReturnType<typeof createDocument> {
           requestParams: {},
           responses: {
             '200': json('the caller', userSchema),
+            '401': unauthorized,
+            ...serverErrors,
+          },
+        },
+        delete: {
+          operationId: 'deleteMe',
+          summary: 'Delete the caller’s account; its token then authenticates nobody',
+          security: [{ bearer: [] }],
+          responses: {
+            '204': { description: 'deleted' },
             '401': unauthorized,
             ...serverErrors,
           },

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import { PROBLEM_TYPES, type ProblemDetails, ProblemError } from '@signup-flow/service-runtime';
 import type { Middleware } from 'koa';
+import { deleteUser } from '../domain/delete-user.js';
 import {
   EmailTakenError,
   InvalidCredentialsError,
@@ -11,7 +12,7 @@ import { getUser } from '../domain/get-user.js';
 import { type LogInDeps, logIn } from '../domain/log-in.js';
 import { type SignUpDeps, signUp } from '../domain/sign-up.js';
 import type { TokenVerifier } from '../domain/token-verifier.js';
-import { type AuthenticatedState, bearerAuth } from './bearer-auth.js';
+import { type AuthenticatedState, bearerAuth, unauthorized } from './bearer-auth.js';
 import { parseRequest, readJsonBody } from './json-request.js';
 import { logInRequestSchema, signUpRequestSchema } from './request-schemas.js';
 
@@ -72,6 +73,7 @@ const API_INDEX = {
     { rel: 'sign-up', method: 'POST', href: '/v1/users' },
     { rel: 'log-in', method: 'POST', href: '/v1/sessions' },
     { rel: 'me', method: 'GET', href: '/v1/users/me' },
+    { rel: 'delete-me', method: 'DELETE', href: '/v1/users/me' },
     { rel: 'openapi', method: 'GET', href: '/openapi.json' },
     { rel: 'docs', method: 'GET', href: '/docs' },
     { rel: 'liveness', method: 'GET', href: '/healthz' },
@@ -79,6 +81,21 @@ const API_INDEX = {
     { rel: 'metrics', method: 'GET', href: '/metrics' },
   ],
 } as const;
+
+/**
+ * `/v1/users/me` is the token's user: once that account is deleted the token authenticates nobody
+ * (401, as for any token that is no longer valid), rather than naming a missing resource.
+ */
+async function asCaller<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof UserNotFoundError) {
+      throw unauthorized('the token’s user no longer exists', 'invalid_token');
+    }
+    throw error;
+  }
+}
 
 export function apiRoutes(deps: RoutesDeps): Router {
   const router = new Router();
@@ -98,7 +115,12 @@ export function apiRoutes(deps: RoutesDeps): Router {
   const authenticated = bearerAuth(deps.verifyToken);
 
   router.get('/v1/users/me', authenticated, async (ctx) => {
-    ctx.body = await getUser(deps.db, (ctx.state as AuthenticatedState).userId);
+    ctx.body = await asCaller(() => getUser(deps.db, (ctx.state as AuthenticatedState).userId));
+  });
+
+  router.delete('/v1/users/me', authenticated, async (ctx) => {
+    await asCaller(() => deleteUser(deps.db, (ctx.state as AuthenticatedState).userId));
+    ctx.status = 204;
   });
 
   // Another user's id answers 404, exactly like an id nobody has: a 403 would tell a caller which
