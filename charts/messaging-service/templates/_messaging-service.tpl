@@ -1,5 +1,13 @@
 {{/* Callbacks the library chart includes: what only the messaging-service has. */}}
 
+{{/*
+The JetStream names the service uses (src/messaging/jetstream.ts, from @signup-flow/events): not
+values, since the code does not read them; test/k8s/nack.test.ts checks they agree.
+*/}}
+{{- define "messaging-service.consumerStream" -}}USERS{{- end }}
+{{- define "messaging-service.consumerName" -}}messaging-service-welcome-email{{- end }}
+{{- define "messaging-service.consumerSubject" -}}users.created{{- end }}
+
 {{- define "messaging-service.config" -}}
 MAIL_FROM: {{ .Values.mailFrom }}
 {{- if not .Values.smtp.existingSecret }}

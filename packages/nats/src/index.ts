@@ -6,15 +6,17 @@ export {
   natsSettingsFromEnv,
 } from './config.js';
 export {
+  isJetStreamApiError,
+  isNoStreamForSubject,
+  isNotFound,
+  JETSTREAM_API_CODES,
+  type JetStreamApiCode,
+} from './jetstream-errors.js';
+export {
   type NatsLink,
   type NatsLinkOptions,
   natsConnectionOptions,
   openNatsLink,
 } from './link.js';
 export { NATS_PERMISSIONS, type NatsPermissions } from './permissions.js';
-export {
-  ensureStream,
-  isNoStreamForSubject,
-  type UsersStreamOptions,
-  usersStreamConfig,
-} from './streams.js';
+export { ensureConsumer, ensureStream } from './streams.js';

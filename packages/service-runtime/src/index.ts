@@ -19,6 +19,7 @@ export {
   type TraceExemplarLabels,
   traceExemplarLabels,
 } from './metrics.js';
+export { safeOneLine, withoutEmailAddresses } from './privacy.js';
 export {
   type FieldViolation,
   isProblemError,
@@ -30,5 +31,6 @@ export {
   problemDetails,
   toProblem,
 } from './problem.js';
+export { EXIT_STATUS, type MainOptions, runMain, type StartedService } from './run-main.js';
 export { createServiceApp, type ServiceAppOptions } from './service-app.js';
 export { exitOnSignal, type ShutdownOptions } from './shutdown.js';

@@ -28,7 +28,8 @@ import {
   startJaegerOnFreePorts,
   waitUntil,
 } from '@signup-flow/local-stack';
-import { ensureStream, usersStreamConfig } from '@signup-flow/nats';
+import { ensureStream } from '@signup-flow/nats';
+import { usersStreamConfig } from '@signup-flow/user-service/jetstream';
 import { SMTPServer } from 'smtp-server';
 
 const { values } = parseArgs({

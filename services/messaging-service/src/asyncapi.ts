@@ -13,7 +13,7 @@ import {
   deadLetterSubject,
   REPLAYED_FROM_HEADER,
 } from './messaging/dead-letters.js';
-import { WELCOME_EMAIL_CONSUMER } from './messaging/provisioning.js';
+import { WELCOME_EMAIL_CONSUMER } from './messaging/jetstream.js';
 
 /** AsyncAPI's default schema format is a superset of JSON Schema draft 7. */
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {

@@ -1,5 +1,10 @@
-import { checkNatsTlsPair, natsEnvShape } from '@signup-flow/nats';
-import { env } from '@signup-flow/service-runtime';
+import {
+  checkNatsTlsPair,
+  type NatsSettings,
+  natsEnvShape,
+  natsSettingsFromEnv,
+} from '@signup-flow/nats';
+import { env, loadConfig } from '@signup-flow/service-runtime';
 import { z } from 'zod';
 import { RFC5321_DATA_TERMINATION_TIMEOUT_MS } from './mail/smtp-mailer.js';
 
@@ -18,8 +23,8 @@ const backoffSchedule = z
   );
 
 /**
- * Every setting of the messaging-service, keyed by its environment variable. Parsed once in
- * `main.ts`; the README's configuration table mirrors this schema.
+ * Every setting of the messaging-service, keyed by its environment variable. Parsed once at start
+ * ({@link loadSettings}); the README's configuration table mirrors this schema.
  */
 export const configSchema = z
   .object({
@@ -63,6 +68,7 @@ export interface Settings {
   /** Bind address; every interface when unset. */
   host?: string;
   databaseUrl: string;
+  nats: NatsSettings;
   smtpUrl: string;
   mailFrom: string;
   logLevel: Config['LOG_LEVEL'];
@@ -87,7 +93,7 @@ export interface Settings {
   dlqReplicas: number;
   dlqMaxAgeMs: number;
   shutdownTimeoutMs: number;
-  /** Variables left at a default a deployment should set; `main.ts` warns about each. */
+  /** Variables left at a default a deployment should set; `service.ts` warns about each. */
   defaulted: string[];
 }
 
@@ -102,6 +108,7 @@ export function settingsFromConfig(config: Config): Settings {
     port: config.PORT,
     ...(config.HOST ? { host: config.HOST } : {}),
     databaseUrl: config.DATABASE_URL,
+    nats: natsSettingsFromEnv(config),
     smtpUrl: config.SMTP_URL ?? DEFAULT_SMTP_URL,
     mailFrom: config.MAIL_FROM ?? DEFAULT_MAIL_FROM,
     logLevel: config.LOG_LEVEL,
@@ -126,4 +133,9 @@ export function settingsFromConfig(config: Config): Settings {
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     defaulted,
   };
+}
+
+/** The environment, validated and turned into {@link Settings}; throws ConfigError. */
+export function loadSettings(environment: NodeJS.ProcessEnv = process.env): Settings {
+  return settingsFromConfig(loadConfig(configSchema, environment));
 }

@@ -1,13 +1,14 @@
 import { type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { STREAMS } from '@signup-flow/events';
 import { createNatsTracing } from '@signup-flow/instrumentation-nats';
-import { isNoStreamForSubject, type NatsSettings, openNatsLink } from '@signup-flow/nats';
+import { isNoStreamForSubject, openNatsLink } from '@signup-flow/nats';
 import { createDatabase, isReachable, migrateDatabase } from '@signup-flow/postgres';
 import {
   createMetricsRegistry,
   createServiceApp,
   type Logger,
   type RunningHttpServer,
+  type StartedService,
   startHttpServer,
 } from '@signup-flow/service-runtime';
 import { asyncApiEndpoint } from './asyncapi.js';
@@ -18,10 +19,10 @@ import { createSmtpMailer } from './mail/smtp-mailer.js';
 import { ConsumeLoop } from './messaging/consume-loop.js';
 import { DeadLetterPublisher } from './messaging/dead-letters.js';
 import { DependencyGate } from './messaging/dependency-gate.js';
+import { WELCOME_EMAIL_CONSUMER } from './messaging/jetstream.js';
 import {
   type ProvisionOptions,
   provisionMessaging,
-  WELCOME_EMAIL_CONSUMER,
   WelcomeEmailConsumerBinding,
   waitForWelcomeEmailConsumer,
 } from './messaging/provisioning.js';
@@ -30,12 +31,12 @@ import { MessagingMetrics } from './metrics.js';
 
 export const SERVICE_NAME = 'messaging-service';
 
-export interface MessagingService {
+const NEVER = new Promise<never>(() => {});
+
+export interface MessagingService extends StartedService {
   http: RunningHttpServer;
   /** Resolves once the consumer is pulling (after USERS exists); rejects if set-up failed. */
   consuming: Promise<void>;
-  /** Stops pulling, finishes or naks in-flight messages within `graceMs`, closes everything. */
-  stop(graceMs: number): Promise<void>;
 }
 
 /**
@@ -44,9 +45,14 @@ export interface MessagingService {
  */
 export async function startMessagingService(
   settings: Settings,
-  nats: NatsSettings,
   logger: Logger,
 ): Promise<MessagingService> {
+  for (const variable of settings.defaulted) {
+    logger.warn(
+      { variable, value: variable === 'SMTP_URL' ? settings.smtpUrl : settings.mailFrom },
+      `${variable} is not set; using the local development default`,
+    );
+  }
   if (settings.migrateOnStart) {
     const applied = await migrateDatabase(settings.databaseUrl, SERVICE_NAME, MIGRATIONS);
     logger.info({ applied }, applied.length ? 'database migrated' : 'database schema up to date');
@@ -58,7 +64,7 @@ export async function startMessagingService(
   });
 
   const registry = createMetricsRegistry();
-  const link = await openNatsLink({ settings: nats, name: SERVICE_NAME, logger });
+  const link = await openNatsLink({ settings: settings.nats, name: SERVICE_NAME, logger });
   const mailer = createSmtpMailer({
     url: settings.smtpUrl,
     from: settings.mailFrom,
@@ -189,6 +195,11 @@ export async function startMessagingService(
   return {
     http,
     consuming,
+    // Set-up that fails after start (not a stop's abort) ends the process.
+    failure: consuming.then(
+      () => NEVER,
+      (error: unknown) => (error instanceof Error && error.name === 'AbortError' ? NEVER : error),
+    ),
     async stop(graceMs) {
       draining = true;
       shutdown.abort();

@@ -13,8 +13,8 @@ import { onTestFileEnd } from '../../../test/support/harness.js';
 import { SmtpSink } from '../../../test/support/smtp-sink.js';
 import { TcpProxy } from '../../../test/support/tcp-proxy.js';
 import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
-import { DLQ_HEADERS, DLQ_REASONS, dlqStreamConfig } from '../src/messaging/dead-letters.js';
-import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/provisioning.js';
+import { DLQ_HEADERS, DLQ_REASONS } from '../src/messaging/dead-letters.js';
+import { dlqStreamConfig, WELCOME_EMAIL_CONSUMER } from '../src/messaging/jetstream.js';
 import {
   deadLetters,
   ledgerEntry,

@@ -9,7 +9,7 @@ import {
   DLQ_REASONS,
   REPLAYED_FROM_HEADER,
 } from '../src/messaging/dead-letters.js';
-import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/provisioning.js';
+import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/jetstream.js';
 import {
   DLQ_CLI,
   deadLetters,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { STREAMS } from '@signup-flow/events';
 import { waitUntil } from '@signup-flow/local-stack';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/provisioning.js';
+import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/jetstream.js';
 import {
   createUsersStream,
   newUserCreatedEvent,

@@ -4,7 +4,7 @@ import { STREAMS } from '@signup-flow/events';
 import { waitUntil } from '@signup-flow/local-stack';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
-import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/provisioning.js';
+import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/jetstream.js';
 import {
   DLQ_CLI,
   deadLetters,

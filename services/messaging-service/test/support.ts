@@ -23,8 +23,9 @@ import {
   type UserCreatedEvent,
 } from '@signup-flow/events';
 import { freePort, ManagedProcess, StopWaiting, waitUntil } from '@signup-flow/local-stack';
-import { ensureStream, usersStreamConfig } from '@signup-flow/nats';
+import { ensureStream, isNotFound } from '@signup-flow/nats';
 import { createLogger, loadConfig } from '@signup-flow/service-runtime';
+import { usersStreamConfig } from '@signup-flow/user-service/jetstream';
 import knex, { type Knex } from 'knex';
 import {
   createTestDatabase,
@@ -35,7 +36,7 @@ import { SmtpSink } from '../../../test/support/smtp-sink.js';
 import { configSchema, settingsFromConfig } from '../src/config.js';
 import type { Delivery } from '../src/data/delivery-ledger.js';
 import { DeliveryLedger } from '../src/data/delivery-ledger.js';
-import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/provisioning.js';
+import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/jetstream.js';
 import { type MessagingService, startMessagingService } from '../src/service.js';
 
 export const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -137,7 +138,7 @@ export async function startInProcess(
     level: 'debug',
     destination: createWriteStream(logFile),
   });
-  const service = await startMessagingService(settings, { servers: [stack.natsUrl] }, logger);
+  const service = await startMessagingService(settings, logger);
   await service.consuming;
   let stopped = false;
   onTestFileEnd(async () => {
@@ -230,13 +231,16 @@ export async function waitForEmails(
 }
 
 export async function deadLetters(stack: Stack): Promise<StoredMsg[]> {
-  const info = await stack.jsm.streams.info(STREAMS.deadLetters).catch(() => undefined);
+  // No DLQ stream yet is no dead letters; any other failure is the test's to see.
+  const info = await stack.jsm.streams.info(STREAMS.deadLetters).catch((error: unknown) => {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  });
   if (!info || info.state.messages === 0) return [];
   const letters: StoredMsg[] = [];
   for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-    const letter = await stack.jsm.streams
-      .getMessage(STREAMS.deadLetters, { seq })
-      .catch(() => null);
+    // null for a sequence whose message was removed.
+    const letter = await stack.jsm.streams.getMessage(STREAMS.deadLetters, { seq });
     if (letter) letters.push(letter);
   }
   return letters;

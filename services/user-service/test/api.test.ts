@@ -1,4 +1,3 @@
-import { createDatabase } from '@signup-flow/postgres';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import type { Knex } from 'knex';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -17,8 +16,9 @@ let db: Knex;
 let api: InProcessService;
 
 beforeAll(async () => {
-  ({ db } = await migratedDatabase());
-  api = await startApi(db);
+  const database = await migratedDatabase();
+  db = database.db;
+  api = await startApi(database.url);
 });
 
 const VALID = { email: 'ada@example.com', password: 'correct horse battery', name: 'Ada Lovelace' };
@@ -292,13 +292,7 @@ describe('POST /v1/users', () => {
     const { url } = await migratedDatabase();
     const proxy = await TcpProxy.inFrontOf(url);
     onTestFileEnd(() => proxy.stop());
-    const proxiedDb = createDatabase({
-      url: proxy.rewrite(url),
-      poolMax: 2,
-      applicationName: 'user-service test, proxied',
-    });
-    onTestFileEnd(() => proxiedDb.destroy());
-    const broken = await startApi(proxiedDb);
+    const broken = await startApi(proxy.rewrite(url));
     await proxy.cut();
 
     const response = await signUpRequest(broken.baseUrl, { ...VALID, email: uniqueEmail('down') });

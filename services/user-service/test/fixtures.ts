@@ -4,25 +4,23 @@ import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
 import { createNatsTracing } from '@signup-flow/instrumentation-nats';
 import { waitUntil } from '@signup-flow/local-stack';
-import { ensureStream, type NatsLink, openNatsLink, usersStreamConfig } from '@signup-flow/nats';
+import { ensureStream, type NatsLink, openNatsLink } from '@signup-flow/nats';
 import { createDatabase, migrateToLatest } from '@signup-flow/postgres';
 import {
   createLogger,
   createMetricsRegistry,
   type RunningHttpServer,
-  startHttpServer,
 } from '@signup-flow/service-runtime';
 import type { Knex } from 'knex';
 import { createTestDatabase, onTestFileEnd } from '../../../test/support/harness.js';
 import { type ServedService, serve } from '../../../test/support/services.js';
-import { createApp } from '../src/app.js';
-import { createLoginThrottle, type LoginThrottleLimits } from '../src/data/login-throttle.js';
+import { loadSettings } from '../src/config.js';
+import type { LoginThrottleLimits } from '../src/data/login-throttle.js';
 import { MIGRATIONS } from '../src/data/migrations.js';
-import { createPasswordHasher } from '../src/domain/password-hasher.js';
-import { createTokenIssuer } from '../src/domain/token-issuer.js';
-import { createTokenVerifier } from '../src/domain/token-verifier.js';
+import { usersStreamConfig } from '../src/messaging/jetstream.js';
 import { createOutboxMetrics, type OutboxMetrics } from '../src/outbox/metrics.js';
 import { OutboxRelay } from '../src/outbox/relay.js';
+import { startUserService } from '../src/service.js';
 
 export const TEST_JWT_SECRET = 'a-test-only-secret-of-at-least-32-characters';
 /** The key before TEST_JWT_SECRET, still accepted as during a rotation. */
@@ -65,42 +63,40 @@ export interface ApiOptions {
   trustProxy?: boolean;
 }
 
-/** The user-service's HTTP API in this process, on a free port, without a relay. */
-export async function startApi(db: Knex, options: ApiOptions = {}): Promise<InProcessService> {
+/**
+ * The user-service in this process, wired by its own composition root (`service.ts`) from the
+ * same environment variables a deployment sets, on a free port. NATS points nowhere, so its relay
+ * never publishes: these tests see the outbox as the API left it (relays are started apart).
+ */
+export async function startApi(
+  databaseUrl: string,
+  options: ApiOptions = {},
+): Promise<InProcessService> {
   const { logger, lines } = capturingLogger();
-  const registry = createMetricsRegistry();
-  createOutboxMetrics(registry, db);
-  const app = createApp({
-    db,
-    hasher: await createPasswordHasher(),
-    issueToken: createTokenIssuer({
-      secret: TEST_JWT_SECRET,
-      keyId: 'test-key',
-      issuer: 'user-service',
-      audience: 'signup-flow',
-      ttlSeconds: 600,
-    }),
-    verifyToken: createTokenVerifier({
-      secrets: [TEST_JWT_SECRET, TEST_JWT_SECRET_PREVIOUS],
-      issuer: 'user-service',
-      audience: 'signup-flow',
-    }),
-    loginThrottle: createLoginThrottle(db, {
-      perAccount: 5,
-      perClient: 100,
-      windowSeconds: 900,
-      ...options.loginThrottle,
-    }),
-    trustProxy: options.trustProxy ?? false,
-    eventSource: '/user-service',
-    logger,
-    registry,
-    isDraining: () => false,
-    dependencies: [{ name: 'postgres', critical: true, check: () => true }],
-  });
-  const server = await startHttpServer(app, 0, '127.0.0.1');
-  onTestFileEnd(() => server.close(1000));
-  return { baseUrl: `http://127.0.0.1:${server.port}`, server, logLines: lines };
+  const limits = options.loginThrottle ?? {};
+  const environment: Record<string, string> = {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    DB_MIGRATE: 'false',
+    NATS_URL: 'nats://127.0.0.1:1',
+    NATS_PROVISION: 'false',
+    JWT_SECRET: TEST_JWT_SECRET,
+    JWT_SECRET_PREVIOUS: TEST_JWT_SECRET_PREVIOUS,
+    JWT_KEY_ID: 'test-key',
+    JWT_TTL_SECONDS: '600',
+    TRUST_PROXY: String(options.trustProxy ?? false),
+    ...(limits.perAccount ? { LOGIN_MAX_FAILURES_PER_ACCOUNT: String(limits.perAccount) } : {}),
+    ...(limits.perClient ? { LOGIN_MAX_FAILURES_PER_CLIENT: String(limits.perClient) } : {}),
+    ...(limits.windowSeconds ? { LOGIN_FAILURE_WINDOW_SECONDS: String(limits.windowSeconds) } : {}),
+  };
+  const service = await startUserService(loadSettings(environment), logger);
+  onTestFileEnd(() => service.stop(1000));
+  return {
+    baseUrl: `http://127.0.0.1:${service.http.port}`,
+    server: service.http,
+    logLines: lines,
+  };
 }
 
 export interface RelayOptions {

@@ -5,9 +5,10 @@ import { migratedDatabase, signUpRequest, startApi } from './fixtures.js';
 
 const PASSWORD = 'correct horse battery';
 let db: Knex;
+let databaseUrl: string;
 
 beforeAll(async () => {
-  ({ db } = await migratedDatabase());
+  ({ db, url: databaseUrl } = await migratedDatabase());
 });
 
 function uniqueEmail(tag: string) {
@@ -38,7 +39,9 @@ async function statuses(responses: Array<Promise<Response>>): Promise<number[]> 
 
 describe('failed logins, throttled in PostgreSQL', () => {
   it('when an account has its limit of failures, then every attempt on it (the right password too) answers 429 with Retry-After, while another account logs in', async () => {
-    const api = await startApi(db, { loginThrottle: { perAccount: 5, windowSeconds: 900 } });
+    const api = await startApi(databaseUrl, {
+      loginThrottle: { perAccount: 5, windowSeconds: 900 },
+    });
     const victim = await signUp(api.baseUrl, 'victim');
     const bystander = await signUp(api.baseUrl, 'bystander');
 
@@ -59,7 +62,7 @@ describe('failed logins, throttled in PostgreSQL', () => {
   });
 
   it('when 20 guesses arrive at once, then no more than the limit get a password check', async () => {
-    const api = await startApi(db, { loginThrottle: { perAccount: 5 } });
+    const api = await startApi(databaseUrl, { loginThrottle: { perAccount: 5 } });
     const email = await signUp(api.baseUrl, 'burst');
     const answers = await statuses(
       Array.from({ length: 20 }, () => logIn(api.baseUrl, email, 'wrong password!')),
@@ -70,7 +73,10 @@ describe('failed logins, throttled in PostgreSQL', () => {
 
   it('when the failures go to two replicas, then they count together', async () => {
     const limits = { loginThrottle: { perAccount: 4 } };
-    const [first, second] = [await startApi(db, limits), await startApi(db, limits)];
+    const [first, second] = [
+      await startApi(databaseUrl, limits),
+      await startApi(databaseUrl, limits),
+    ];
     const email = await signUp(first.baseUrl, 'replicas');
     expect(
       await statuses([
@@ -85,7 +91,7 @@ describe('failed logins, throttled in PostgreSQL', () => {
   });
 
   it('when an unknown email fails as often, then it is throttled the same way (no telling which accounts exist)', async () => {
-    const api = await startApi(db, { loginThrottle: { perAccount: 3 } });
+    const api = await startApi(databaseUrl, { loginThrottle: { perAccount: 3 } });
     const nobody = uniqueEmail('nobody');
     for (let attempt = 0; attempt < 3; attempt++) {
       expect((await logIn(api.baseUrl, nobody, PASSWORD)).status).toBe(401);
@@ -94,7 +100,7 @@ describe('failed logins, throttled in PostgreSQL', () => {
   });
 
   it('when one client address guesses across accounts, then that client is refused for all, and other clients are not', async () => {
-    const api = await startApi(db, {
+    const api = await startApi(databaseUrl, {
       loginThrottle: { perAccount: 100, perClient: 3 },
       trustProxy: true,
     });
@@ -114,7 +120,7 @@ describe('failed logins, throttled in PostgreSQL', () => {
   });
 
   it('when a login succeeds, then the account’s failures are forgotten', async () => {
-    const api = await startApi(db, { loginThrottle: { perAccount: 3 } });
+    const api = await startApi(databaseUrl, { loginThrottle: { perAccount: 3 } });
     const email = await signUp(api.baseUrl, 'forgiven');
     for (let round = 0; round < 2; round++) {
       expect(await statuses([logIn(api.baseUrl, email, 'wrong password!')])).toEqual([401]);
@@ -124,7 +130,7 @@ describe('failed logins, throttled in PostgreSQL', () => {
   });
 
   it('when the window has passed, then the account may try again', async () => {
-    const api = await startApi(db, { loginThrottle: { perAccount: 2, windowSeconds: 1 } });
+    const api = await startApi(databaseUrl, { loginThrottle: { perAccount: 2, windowSeconds: 1 } });
     const email = await signUp(api.baseUrl, 'patient');
     await logIn(api.baseUrl, email, 'wrong password!');
     await logIn(api.baseUrl, email, 'wrong password!');
@@ -138,7 +144,7 @@ describe('failed logins, throttled in PostgreSQL', () => {
   });
 
   it('stores neither email addresses nor client addresses', async () => {
-    const api = await startApi(db, { trustProxy: true });
+    const api = await startApi(databaseUrl, { trustProxy: true });
     const email = uniqueEmail('private');
     await logIn(api.baseUrl, email, PASSWORD, '192.0.2.55');
     const rows = JSON.stringify(await db('login_failures').select('*'));

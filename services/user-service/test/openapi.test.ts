@@ -18,8 +18,7 @@ let api: InProcessService;
 let document: Document;
 
 beforeAll(async () => {
-  const { db } = await migratedDatabase();
-  api = await startApi(db);
+  api = await startApi((await migratedDatabase()).url);
   document = (await (await fetch(`${api.baseUrl}/openapi.json`)).json()) as Document;
 });
 

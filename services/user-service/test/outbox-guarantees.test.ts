@@ -47,7 +47,7 @@ describe('outbox guarantees', () => {
 
   async function fresh(): Promise<void> {
     database = await migratedDatabase();
-    api = await startApi(database.db);
+    api = await startApi(database.url);
   }
 
   async function signUp(count: number): Promise<string[]> {

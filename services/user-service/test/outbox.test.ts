@@ -82,7 +82,7 @@ describe('outbox relay to JetStream', () => {
 
   async function freshService() {
     database = await migratedDatabase();
-    api = await startApi(database.db);
+    api = await startApi(database.url);
   }
 
   it('when a user signs up, then the stream holds one message with the contract body and headers', async () => {
@@ -390,7 +390,7 @@ describe('user-service process', () => {
     expect(await run()).toBe('already up to date');
   });
 
-  it('when its configuration is invalid, then it exits 1 with one readable line', async () => {
+  it('when its configuration is invalid, then it exits 2 (as the messaging-service does) with one readable line', async () => {
     const { execFile } = await import('node:child_process');
     const { fileURLToPath } = await import('node:url');
     const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -409,7 +409,7 @@ describe('user-service process', () => {
         (error, _stdout, stderr) => resolve({ code: error ? (child.exitCode ?? 1) : 0, stderr }),
       );
     });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^user-service: invalid configuration: /);

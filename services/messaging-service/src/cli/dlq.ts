@@ -13,7 +13,13 @@ import {
 import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { HEADERS, STREAMS } from '@signup-flow/events';
-import { natsConnectionOptions, natsEnvShape, natsSettingsFromEnv } from '@signup-flow/nats';
+import {
+  isJetStreamApiError,
+  JETSTREAM_API_CODES,
+  natsConnectionOptions,
+  natsEnvShape,
+  natsSettingsFromEnv,
+} from '@signup-flow/nats';
 import { ConfigError, loadConfig } from '@signup-flow/service-runtime';
 import { z } from 'zod';
 import { DLQ_HEADERS, REPLAYED_FROM_HEADER } from '../messaging/dead-letters.js';
@@ -199,7 +205,7 @@ async function run(argv: string[]): Promise<void> {
   try {
     const jsm = await jetstreamManager(connection);
     await jsm.streams.info(STREAMS.deadLetters).catch((error: unknown) => {
-      if (error instanceof Error && error.name === 'StreamNotFoundError') {
+      if (isJetStreamApiError(error, JETSTREAM_API_CODES.StreamNotFound)) {
         throw new Error(
           `stream ${STREAMS.deadLetters} does not exist (the messaging-service creates it at start)`,
         );

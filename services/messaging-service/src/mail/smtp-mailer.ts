@@ -5,8 +5,8 @@ import {
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
 } from '@opentelemetry/semantic-conventions';
+import { safeOneLine } from '@signup-flow/service-runtime';
 import { createTransport } from 'nodemailer';
-import { safeOneLine } from '../privacy.js';
 
 /** What a send needs; the email's content comes from the templates. */
 export interface OutgoingEmail {

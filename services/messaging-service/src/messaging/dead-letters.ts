@@ -1,13 +1,6 @@
-import {
-  DiscardPolicy,
-  type JetStreamClient,
-  type JsMsg,
-  RetentionPolicy,
-  StorageType,
-  type StreamConfig,
-} from '@nats-io/jetstream';
-import { headers as createHeaders, type MsgHdrs, nanos } from '@nats-io/nats-core';
-import { DECODE_FAILURES, HEADERS, STREAMS, SUBJECTS } from '@signup-flow/events';
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { headers as createHeaders, type MsgHdrs } from '@nats-io/nats-core';
+import { DECODE_FAILURES, HEADERS, SUBJECTS } from '@signup-flow/events';
 
 /** Why a message is in the DLQ (the `Dlq-Reason` header and the dead-letter metric's label). */
 export const DLQ_REASONS = {
@@ -42,27 +35,6 @@ export const REPLAYED_FROM_HEADER = 'Replayed-From-Dlq';
 /** Dead letters of `users.created` are published on `dlq.users.created`. */
 export function deadLetterSubject(originalSubject: string): string {
   return `${SUBJECTS.deadLetterPrefix}.${originalSubject}`;
-}
-
-export interface DlqStreamOptions {
-  replicas: number;
-  maxAgeMs: number;
-}
-
-/** The `DLQ` stream, owned by the messaging-service. */
-export function dlqStreamConfig(options: DlqStreamOptions): StreamConfig {
-  return {
-    name: STREAMS.deadLetters,
-    subjects: [`${SUBJECTS.deadLetterPrefix}.>`],
-    storage: StorageType.File,
-    num_replicas: options.replicas,
-    retention: RetentionPolicy.Limits,
-    discard: DiscardPolicy.Old,
-    max_age: nanos(options.maxAgeMs),
-    // A dead letter published twice (crash before the original was terminated) is stored once.
-    duplicate_window: nanos(10 * 60 * 1000),
-    allow_direct: true,
-  } as StreamConfig;
 }
 
 export interface DeadLetter {

@@ -1,5 +1,5 @@
 import type { Logger } from '@signup-flow/service-runtime';
-import { safeOneLine } from '../privacy.js';
+import { safeOneLine } from '@signup-flow/service-runtime';
 
 export interface DependencyGateOptions {
   /** `smtp` or `postgres`: the metric label, the `/readyz` key and the log field. */

@@ -1,70 +1,20 @@
+import type { Consumer, JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { STREAMS } from '@signup-flow/events';
 import {
-  AckPolicy,
-  type Consumer,
-  type ConsumerConfig,
-  type ConsumerInfo,
-  DeliverPolicy,
-  type JetStreamClient,
-  type JetStreamManager,
-} from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
-import { CONSUMERS, STREAMS, SUBJECTS } from '@signup-flow/events';
-import { ensureStream } from '@signup-flow/nats';
+  ensureConsumer,
+  ensureStream,
+  isJetStreamApiError,
+  isNotFound,
+  JETSTREAM_API_CODES,
+} from '@signup-flow/nats';
 import type { Logger } from '@signup-flow/service-runtime';
-import { type DlqStreamOptions, dlqStreamConfig } from './dead-letters.js';
-
-/** The durable all replicas share; JetStream splits its messages between them. */
-export const WELCOME_EMAIL_CONSUMER = CONSUMERS.welcomeEmail;
-
-export interface WelcomeEmailConsumerOptions {
-  /** How long a delivered message may go without ack, nak or `working()` before redelivery. */
-  ackWaitMs: number;
-  /** Unacknowledged messages allowed across all replicas. */
-  maxAckPending: number;
-}
-
-/**
- * No MaxDeliver and no BackOff: the server never gives up on a message (the attempt budget lives
- * in the delivery ledger, where a crash cannot lose it, README "Retries"), and every retry delay
- * is the handler's explicit `nak(delay)`, which a BackOff list would distort.
- */
-export function welcomeEmailConsumerConfig(options: WelcomeEmailConsumerOptions): ConsumerConfig {
-  return {
-    durable_name: WELCOME_EMAIL_CONSUMER,
-    description: 'Sends one welcome email per UserCreated event.',
-    filter_subject: SUBJECTS.userCreated,
-    deliver_policy: DeliverPolicy.All,
-    ack_policy: AckPolicy.Explicit,
-    ack_wait: nanos(options.ackWaitMs),
-    backoff: [] as number[],
-    max_deliver: -1,
-    max_ack_pending: options.maxAckPending,
-  } as ConsumerConfig;
-}
-
-function isNotFound(error: unknown): boolean {
-  return error instanceof Error && /NotFound/.test(error.name);
-}
-
-/** Creates the durable consumer, or updates it to `config` if it exists; safe from every replica. */
-export async function ensureConsumer(
-  manager: JetStreamManager,
-  stream: string,
-  config: ConsumerConfig,
-): Promise<ConsumerInfo> {
-  const name = config.durable_name ?? '';
-  try {
-    await manager.consumers.info(stream, name);
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-    try {
-      return await manager.consumers.add(stream, config);
-    } catch (addError) {
-      if (!/already (exists|in use)/i.test(String(addError))) throw addError;
-    }
-  }
-  return manager.consumers.update(stream, name, config);
-}
+import {
+  type DlqStreamOptions,
+  dlqStreamConfig,
+  WELCOME_EMAIL_CONSUMER,
+  type WelcomeEmailConsumerOptions,
+  welcomeEmailConsumerConfig,
+} from './jetstream.js';
 
 export interface WaitOptions {
   manager: JetStreamManager;
@@ -165,10 +115,9 @@ export class WelcomeEmailConsumerBinding {
       return consumer;
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      this.#missing =
-        error instanceof Error && error.name === 'StreamNotFoundError'
-          ? `stream ${STREAMS.users}`
-          : `consumer ${WELCOME_EMAIL_CONSUMER} on ${STREAMS.users}`;
+      this.#missing = isJetStreamApiError(error, JETSTREAM_API_CODES.StreamNotFound)
+        ? `stream ${STREAMS.users}`
+        : `consumer ${WELCOME_EMAIL_CONSUMER} on ${STREAMS.users}`;
       if (!provision) {
         logger.error(
           { missing: this.#missing },

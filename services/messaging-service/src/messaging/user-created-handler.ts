@@ -1,6 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { decodeEvent } from '@signup-flow/events';
 import type { Logger } from '@signup-flow/service-runtime';
+import { safeOneLine } from '@signup-flow/service-runtime';
 import type { DeliveryLedger } from '../data/delivery-ledger.js';
 import {
   type SendWelcomeEmailDeps,
@@ -8,7 +9,6 @@ import {
   type WelcomeEmailResult,
 } from '../domain/send-welcome-email.js';
 import type { MessagingMetrics } from '../metrics.js';
-import { safeOneLine } from '../privacy.js';
 import {
   type DeadLetter,
   type DeadLetterPublisher,

@@ -1,7 +1,7 @@
 import { AckPolicy } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { describe, expect, it } from 'vitest';
-import { WELCOME_EMAIL_CONSUMER, welcomeEmailConsumerConfig } from './provisioning.js';
+import { WELCOME_EMAIL_CONSUMER, welcomeEmailConsumerConfig } from './jetstream.js';
 
 describe('welcome-email consumer configuration', () => {
   it('when built, then the server never gives up on a message (no MaxDeliver, no BackOff) and the filter is users.created', () => {
