@@ -8,7 +8,7 @@ export default defineConfig({
       'services/*/test/**/*.test.ts',
       'test/**/*.test.ts',
     ],
-    globalSetup: ['test/support/global-setup.ts'],
+    globalSetup: ['packages/testing/src/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Integration tests start servers; two cores run two files at a time comfortably.

@@ -16,10 +16,15 @@ import {
   startJaegerOnFreePorts,
   startMailpit,
 } from '@signup-flow/local-stack';
+import {
+  createTestDatabase,
+  onTestFileEnd,
+  type ServedService,
+  serve,
+  startDroppingServer,
+  startNatsServer,
+} from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, onTestFileEnd, startNatsServer } from './support/harness.js';
-import { type ServedService, serve } from './support/services.js';
-import { startDroppingServer } from './support/smtp-sink.js';
 
 const CHECK = fileURLToPath(
   new URL('../services/user-service/dist/cli/check-signup-flow.js', import.meta.url),

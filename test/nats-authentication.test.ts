@@ -3,12 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { waitUntil } from '@signup-flow/local-stack';
+import {
+  createTestDatabase,
+  issueCredentials,
+  onTestFileEnd,
+  SmtpSink,
+  serve,
+  signUp,
+  startNatsServer,
+  untrustedCredentials,
+} from '@signup-flow/testing';
 import { describe, expect, it } from 'vitest';
-import { createTestDatabase, onTestFileEnd, startNatsServer } from './support/harness.js';
-import { issueCredentials, untrustedCredentials } from './support/nats-credentials.js';
-import { serve } from './support/services.js';
-import { signUp } from './support/signup.js';
-import { SmtpSink } from './support/smtp-sink.js';
 
 const USERS = [
   { user: 'user-service', password: 'user-service-test-password' },

@@ -7,11 +7,15 @@ import { STREAMS, SUBJECTS } from '@signup-flow/events';
 import type { NatsServer } from '@signup-flow/local-stack';
 import { waitUntil } from '@signup-flow/local-stack';
 import { NATS_PERMISSIONS } from '@signup-flow/nats';
+import {
+  createTestDatabase,
+  onTestFileEnd,
+  SmtpSink,
+  serve,
+  signUp,
+  startNatsServer,
+} from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, onTestFileEnd, startNatsServer } from './support/harness.js';
-import { serve } from './support/services.js';
-import { signUp } from './support/signup.js';
-import { SmtpSink } from './support/smtp-sink.js';
 
 const PASSWORDS = {
   'user-service': 'user-service-secret',

@@ -11,10 +11,10 @@ import {
   StopWaiting,
   waitUntil,
 } from '@signup-flow/local-stack';
+import { BROWSER_INSTALL_HINT, locateBrowser, renderedDom } from '@signup-flow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toolForTest } from './k8s/support/tools.js';
 import { PROMETHEUS_INSTALL_HINT } from './observability/support/prometheus-tools.js';
-import { BROWSER_INSTALL_HINT, locateBrowser, renderedDom } from './support/browser.js';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const USER_SERVICE_ALERT = 'SignupFlowOutboxBacklogStuck';
@@ -285,13 +285,13 @@ describe('npm start', () => {
     expect([...services].sort()).toEqual(['messaging-service', 'user-service']);
   });
 
-  it('when the live-install check runs against it as the README shows, then it verifies the signup, its email and its trace', async () => {
-    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  it('when the live-install check runs against it as k8s/README.md shows, then it verifies the signup, its email and its trace', async () => {
+    const readme = readFileSync(join(REPO, 'k8s', 'README.md'), 'utf8');
     const line =
       /`((?:\w+=\S+ )+)node (services\/user-service\/dist\/cli\/check-signup-flow\.js)`/.exec(
         readme,
       );
-    expect(line, 'the README shows the check run against npm start').toBeTruthy();
+    expect(line, 'k8s/README.md shows the check run against npm start').toBeTruthy();
     // The README's addresses are npm start's defaults; this stack runs on free ports.
     const defaults: Record<string, string> = {
       '8080': String(ports.USER_SERVICE_PORT),

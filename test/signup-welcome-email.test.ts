@@ -2,11 +2,15 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitUntil } from '@signup-flow/local-stack';
+import {
+  createTestDatabase,
+  onTestFileEnd,
+  SmtpSink,
+  serve,
+  startNatsServer,
+  waitForConsumersSettled,
+} from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, onTestFileEnd, startNatsServer } from './support/harness.js';
-import { waitForConsumersSettled } from './support/jetstream.js';
-import { serve } from './support/services.js';
-import { SmtpSink } from './support/smtp-sink.js';
 
 describe('signup to welcome email, both services as processes', () => {
   let sink: SmtpSink;

@@ -7,12 +7,16 @@ import {
   PostgresServer,
   waitUntil,
 } from '@signup-flow/local-stack';
+import {
+  createTestCertificates,
+  onTestFileEnd,
+  SmtpSink,
+  serve,
+  signUp,
+  startNatsServer,
+  type TestCertificates,
+} from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { onTestFileEnd, startNatsServer } from './support/harness.js';
-import { serve } from './support/services.js';
-import { signUp } from './support/signup.js';
-import { SmtpSink } from './support/smtp-sink.js';
-import { createTestCertificates, type TestCertificates } from './support/test-ca.js';
 
 let dir: string;
 let certificates: TestCertificates;

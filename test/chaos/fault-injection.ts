@@ -12,11 +12,15 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
 import { freePort, NatsServer, PostgresServer, waitUntil } from '@signup-flow/local-stack';
+import {
+  onTestFileEnd,
+  type ServedService,
+  type ServiceName,
+  SmtpSink,
+  serve,
+} from '@signup-flow/testing';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { onTestFileEnd } from '../support/harness.js';
-import { type ServedService, type ServiceName, serve } from '../support/services.js';
-import { SmtpSink } from '../support/smtp-sink.js';
 
 export interface ChaosProfile {
   /** Concurrent signup loops. */

@@ -5,10 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { toolsDir } from '@signup-flow/local-stack';
+import {
+  createTestDatabase,
+  type ServedService,
+  serve,
+  startNatsServer,
+} from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requireTool } from '../k8s/support/tools.js';
-import { createTestDatabase, startNatsServer } from '../support/harness.js';
-import { type ServedService, serve } from '../support/services.js';
 
 const run = promisify(execFile);
 const VERSION = '4.32.5';

@@ -71,7 +71,7 @@ async function kwokStages(): Promise<string[]> {
   ].map((file) => join(stages, file));
 }
 
-/** The README's install line for a service ("Installing on a cluster", step 8). */
+/** The install line for a service in k8s/README.md ("Installing on a cluster", step 8). */
 function readmeSetLine(chart: ServiceChart): string[] {
   return [
     ...['--set', `image.repository=registry.example.com/signup-flow/${chart}`],
@@ -105,7 +105,7 @@ describe.runIf(canRun)('the charts and k8s/ on a real Kubernetes API server (kwo
       ...(located as Record<keyof typeof CONTROL_PLANE_TOOLS, string>),
       kwokStages: await kwokStages(),
     };
-    // The nodes of the kind cluster the README's dev loop creates: workers in three zones.
+    // The nodes of the kind cluster k8s/README.md's dev loop creates: workers in three zones.
     const kind = parse(await read('k8s/kind-cluster.yaml')) as {
       nodes: Array<{ role: string; labels?: Record<string, string> }>;
     };
@@ -161,9 +161,13 @@ describe.runIf(canRun)('the charts and k8s/ on a real Kubernetes API server (kwo
     const result = await Promise.race([
       helm.run([...args, '--kubeconfig', plane.kubeconfig], timeoutMs, abort.signal),
       refused,
-    ]).finally(() => {
-      watching = false;
-    });
+    ])
+      .catch(async (error: Error) => {
+        throw new Error(`${error.message}\n${await plane.describe(namespace)}`);
+      })
+      .finally(() => {
+        watching = false;
+      });
     if (!result) throw new Error('unreachable: the watch ends only by throwing');
     // client-go prints what the API server warns about through its warning handler (warnings.go).
     const warnings = result.stderr
@@ -394,7 +398,7 @@ async function podNames(plane: ControlPlane, namespace: string, chart: string): 
 }
 
 /**
- * The Secrets the README's install steps create before the charts (steps 4, 5 and 7), with
+ * The Secrets k8s/README.md's install steps create before the charts (steps 4, 5 and 7), with
  * throw-away values: CloudNativePG's database Secrets, the NATS logins, the JWT key.
  */
 async function createReadmeSecrets(plane: ControlPlane, namespace: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -43,5 +43,31 @@ describe.each(SERVICE_CHARTS)('the %s chart README', (chart) => {
     expect(Object.keys(schema.properties)).toEqual(
       expect.arrayContaining(Object.keys(parse(read('values.yaml')))),
     );
+  });
+});
+
+describe('the library chart README', () => {
+  it('when compared with its templates, then it lists exactly the callbacks they include, and each service chart defines them all', () => {
+    const libDir = join(CHARTS_DIR, 'signup-flow-lib');
+    const templates = readdirSync(join(libDir, 'templates'))
+      .map((file) => readFileSync(join(libDir, 'templates', file), 'utf8'))
+      .join('\n');
+    const called = new Set(
+      [...templates.matchAll(/include \(printf "%s\.(\w+)" \.Chart\.Name\)/g)].map((m) => m[1]),
+    );
+    const documented = new Set(
+      [...readFileSync(join(libDir, 'README.md'), 'utf8').matchAll(/^- `<chart>\.(\w+)`/gm)].map(
+        (m) => m[1],
+      ),
+    );
+    expect([...documented].sort()).toEqual([...called].sort());
+    for (const chart of SERVICE_CHARTS) {
+      const own = readdirSync(join(CHARTS_DIR, chart, 'templates'))
+        .filter((file) => file.endsWith('.tpl'))
+        .map((file) => readFileSync(join(CHARTS_DIR, chart, 'templates', file), 'utf8'))
+        .join('\n');
+      for (const callback of called)
+        expect(own, `${chart}.${callback}`).toContain(`define "${chart}.${callback}"`);
+    }
   });
 });

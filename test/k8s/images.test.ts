@@ -3,11 +3,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, toolsDir, waitUntil } from '@signup-flow/local-stack';
+import {
+  createTestDatabase,
+  onTestFileEnd,
+  SmtpSink,
+  startNatsServer,
+  waitForConsumersSettled,
+} from '@signup-flow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createTestDatabase, onTestFileEnd, startNatsServer } from '../support/harness.js';
-import { waitForConsumersSettled } from '../support/jetstream.js';
-import { SmtpSink } from '../support/smtp-sink.js';
 import { REPO_ROOT } from './support/charts.js';
 import { locateProgram, requireTool } from './support/tools.js';
 
@@ -97,14 +101,15 @@ describe.runIf(canRun)('the service images (podman, stand-in base image)', () =>
         : [];
     for (const service of SERVICES) {
       const t0 = Date.now();
-      console.log(`[images] building ${image(service)} from services/${service}/Dockerfile…`);
+      console.log(`[images] building ${image(service)} from services/Dockerfile…`);
       await podman(
         [
           'build',
           '--pull=never',
           '--network=host',
           ...hostMounts,
-          `--file=services/${service}/Dockerfile`,
+          '--file=services/Dockerfile',
+          `--build-arg=SERVICE=${service}`,
           `--tag=${image(service)}`,
           REPO_ROOT,
         ],
@@ -117,6 +122,12 @@ describe.runIf(canRun)('the service images (podman, stand-in base image)', () =>
   afterAll(async () => {
     for (const name of started)
       await podman(['rm', '--force', '--time=0', name]).catch(() => undefined);
+  });
+
+  it('when the one Dockerfile is built without naming a service, then the build stops saying how to name one', async () => {
+    await expect(
+      podman(['build', '--pull=never', '--file=services/Dockerfile', '--target=build', REPO_ROOT]),
+    ).rejects.toThrow(/build with --build-arg SERVICE=user-service or SERVICE=messaging-service/);
   });
 
   it.each(SERVICES)(

@@ -102,7 +102,9 @@ describe('skaffold.yaml', () => {
         strip: `services/${service}/dist/`,
       });
       const dockerfile = readFileSync(join(REPO_ROOT, artifact.docker.dockerfile), 'utf8');
-      expect(dockerfile).toContain(`ARG SERVICE=${service}`);
+      // One Dockerfile for both: the artifact names its service.
+      expect(artifact.docker.buildArgs).toEqual({ SERVICE: service });
+      expect(dockerfile).toMatch(/^ARG SERVICE$/m);
       expect(dockerfile).toMatch(/^WORKDIR \/app\/services\/\$\{SERVICE\}$/m);
     }
   });

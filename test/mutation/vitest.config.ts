@@ -18,7 +18,7 @@ export default defineConfig({
       'packages/events/src/**/*.test.ts',
       'packages/instrumentation-nats/src/**/*.test.ts',
     ],
-    globalSetup: ['test/support/global-setup.ts'],
+    globalSetup: ['packages/testing/src/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     maxWorkers: 2,

@@ -2,13 +2,19 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, type StartedServer, startPrometheus, waitUntil } from '@signup-flow/local-stack';
+import {
+  createTestDatabase,
+  onTestFileEnd,
+  type ServedService,
+  type ServiceName,
+  SmtpSink,
+  serve,
+  startNatsServer,
+} from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver } from '../../packages/telemetry/src/testing/otlp-receiver.js';
 import { DLQ_REASONS } from '../../services/messaging-service/src/messaging/dead-letters.js';
 import { requireTool } from '../k8s/support/tools.js';
-import { createTestDatabase, onTestFileEnd, startNatsServer } from '../support/harness.js';
-import { type ServedService, type ServiceName, serve } from '../support/services.js';
-import { SmtpSink } from '../support/smtp-sink.js';
 import {
   PROMETHEUS_INSTALL_HINT,
   prometheusBinary,

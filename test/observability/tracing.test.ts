@@ -8,10 +8,14 @@ import {
   startJaegerOnFreePorts,
   waitUntil,
 } from '@signup-flow/local-stack';
+import {
+  createTestDatabase,
+  onTestFileEnd,
+  SmtpSink,
+  serve,
+  startNatsServer,
+} from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, onTestFileEnd, startNatsServer } from '../support/harness.js';
-import { serve } from '../support/services.js';
-import { SmtpSink } from '../support/smtp-sink.js';
 
 /** OTLP/JSON as Jaeger's `/api/v3/traces/{id}` returns it (only what the assertions read). */
 interface AnyValue {

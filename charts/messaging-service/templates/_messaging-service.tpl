@@ -46,3 +46,10 @@ SHUTDOWN_TIMEOUT_MS: {{ .Values.shutdownTimeoutMs }}
 {{- end }}
 
 {{/* The consumer's redelivery schedule as Go durations, one per delivery attempt. */}}
+
+{{- define "messaging-service.notes" -}}
+JetStream stream DLQ and consumer {{ include "messaging-service.consumerName" . }} are provisioned {{ if .Values.nack.enabled }}by NACK (Stream and Consumer resources){{ else if .Values.nats.provision }}by the service at start{{ else }}by nobody: create it yourself{{ end }}.
+
+Scaling: {{ if .Values.keda.enabled }}KEDA, on the consumer's lag (lagThreshold {{ .Values.keda.lagThreshold }}){{ else }}{{ .Values.replicaCount }} replicas{{ end }}.
+Mail goes to {{ if .Values.smtp.existingSecret }}the SMTP server in Secret {{ .Values.smtp.existingSecret }}{{ else }}{{ .Values.smtp.url }}{{ end }}, from {{ .Values.mailFrom }}.
+{{- end }}

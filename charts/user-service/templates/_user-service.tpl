@@ -39,3 +39,16 @@ SHUTDOWN_TIMEOUT_MS: {{ .Values.shutdownTimeoutMs }}
 {{- define "user-service.egressPorts" -}}
 []
 {{- end }}
+
+{{- define "user-service.notes" -}}
+JetStream stream USERS is provisioned {{ if .Values.nack.enabled }}by NACK (Stream resource){{ else if .Values.nats.provision }}by the service at start{{ else }}by nobody: create it yourself{{ end }}.
+
+Try it:
+  kubectl -n {{ .Release.Namespace }} port-forward svc/{{ include "signup-flow-lib.fullname" . }} 8080:{{ .Values.service.port }}
+  curl -s -XPOST localhost:8080/v1/users -H 'content-type: application/json' \
+    -d '{"email":"ada@example.com","password":"correct horse battery staple","name":"Ada"}'
+{{- if and .Values.tests.enabled .Values.tests.flow.enabled }}
+
+`helm test` also signs a test user up and waits for its welcome email{{ if .Values.tests.flow.jaegerQueryUrl }} and trace{{ end }}, then deletes both.
+{{- end }}
+{{- end }}

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { startNatsServer } from '@signup-flow/testing';
 import { describe, expect, it } from 'vitest';
-import { startNatsServer } from '../../../test/support/harness.js';
 import { freePort, StopWaiting, waitUntil } from './ports.js';
 
 function ephemeralRangeStart(): number {

@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node';
+import { createTestDatabase, startNatsServer } from '@signup-flow/testing';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { createTestDatabase, startNatsServer } from '../../../test/support/harness.js';
 import { isPortOpen } from './ports.js';
 
 describe('local-stack servers', () => {

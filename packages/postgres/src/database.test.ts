@@ -1,7 +1,6 @@
+import { createTestDatabase, TcpProxy } from '@signup-flow/testing';
 import type { Knex } from 'knex';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../test/support/harness.js';
-import { TcpProxy } from '../../../test/support/tcp-proxy.js';
 import { createDatabase } from './database.js';
 
 const pools: Knex[] = [];

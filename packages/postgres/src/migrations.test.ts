@@ -1,6 +1,6 @@
+import { createTestDatabase } from '@signup-flow/testing';
 import type { Knex } from 'knex';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../test/support/harness.js';
 import { createDatabase } from './database.js';
 import { type MigrationList, migrateToLatest } from './migrations.js';
 

@@ -1,11 +1,4 @@
 export { ConfigError, env, loadConfig } from './config.js';
-export {
-  type DependencyCheck,
-  type DependencyState,
-  OPERATIONAL_PATHS,
-  type OperationalEndpointsOptions,
-  operationalEndpoints,
-} from './health.js';
 export { type RunningHttpServer, startHttpServer } from './http-server.js';
 export { createLogger, type Logger, type LoggerOptions } from './logger.js';
 export {
@@ -19,6 +12,13 @@ export {
   type TraceExemplarLabels,
   traceExemplarLabels,
 } from './metrics.js';
+export {
+  type DependencyCheck,
+  type DependencyState,
+  OPERATIONAL_PATHS,
+  type OperationalEndpointsOptions,
+  operationalEndpoints,
+} from './operational-endpoints.js';
 export { safeOneLine, withoutEmailAddresses } from './privacy.js';
 export {
   type FieldViolation,

@@ -3,9 +3,9 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import Koa, { type Middleware } from 'koa';
 import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { operationalEndpoints } from './health.js';
 import { type RunningHttpServer, startHttpServer } from './http-server.js';
 import { METRIC_PREFIX, prefersOpenMetrics, requestMetrics } from './metrics.js';
+import { operationalEndpoints } from './operational-endpoints.js';
 
 /** What Prometheus 2.42 (the Debian package the tests run) sends when it scrapes. */
 const PROMETHEUS_2_ACCEPT =

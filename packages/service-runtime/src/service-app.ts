@@ -1,8 +1,8 @@
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { type DependencyCheck, operationalEndpoints } from './health.js';
 import { requestMetrics } from './metrics.js';
+import { type DependencyCheck, operationalEndpoints } from './operational-endpoints.js';
 import { problemDetails } from './problem.js';
 
 export interface ServiceAppOptions {

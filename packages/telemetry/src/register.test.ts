@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { createTestDatabase } from '@signup-flow/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../test/support/harness.js';
 import { OTLP_SPAN_KIND, startOtlpReceiver } from './testing/otlp-receiver.js';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -1,4 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig } from '@signup-flow/service-runtime';
+import { documentedVariables } from '@signup-flow/testing';
 import { describe, expect, it } from 'vitest';
 import { configSchema, DEFAULT_MAIL_FROM, DEFAULT_SMTP_URL, settingsFromConfig } from './config.js';
 
@@ -75,5 +77,12 @@ describe('configuration', () => {
     expect(load).toThrow(/DATABASE_URL.*SMTP_URL.*RETRY_BACKOFF_MS/);
     expect(load).toThrow(/HOST: must be an IP address or a host name/);
     expect(load).not.toThrow(/hunter2/);
+  });
+});
+
+describe('the README’s configuration table', () => {
+  it('when compared with the schema, then it documents exactly the variables the service reads', () => {
+    const readme = fileURLToPath(new URL('../README.md', import.meta.url));
+    expect(documentedVariables(readme).sort()).toEqual(Object.keys(configSchema.shape).sort());
   });
 });

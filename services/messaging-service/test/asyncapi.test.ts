@@ -7,17 +7,17 @@ import type { MsgHdrs } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
 import { waitUntil } from '@signup-flow/local-stack';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
-import { beforeAll, describe, expect, it } from 'vitest';
 import {
   createTestDatabase,
   onTestFileEnd,
+  SmtpSink,
+  serve,
+  signUp,
   startNatsServer,
-} from '../../../test/support/harness.js';
-import { serve } from '../../../test/support/services.js';
-import { signUp } from '../../../test/support/signup.js';
-import { SmtpSink } from '../../../test/support/smtp-sink.js';
+} from '@signup-flow/testing';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 interface Message {
   headers: { properties: Record<string, object>; required: string[] };

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { waitUntil } from '@signup-flow/local-stack';
+import { createTestDatabase } from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../test/support/harness.js';
 import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
 import {
   ledgerEntry,

@@ -1,6 +1,6 @@
 import { freePort } from '@signup-flow/local-stack';
+import { SmtpSink, startDroppingServer } from '@signup-flow/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SmtpSink, startDroppingServer } from '../../../test/support/smtp-sink.js';
 import { createSmtpMailer, type OutgoingEmail, SEND_FAILURES } from '../src/mail/smtp-mailer.js';
 
 const email: OutgoingEmail = {

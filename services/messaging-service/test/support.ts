@@ -22,18 +22,20 @@ import {
   SUBJECTS,
   type UserCreatedEvent,
 } from '@signup-flow/events';
-import { freePort, ManagedProcess, StopWaiting, waitUntil } from '@signup-flow/local-stack';
-import { ensureStream, isNotFound } from '@signup-flow/nats';
-import { createLogger, loadConfig } from '@signup-flow/service-runtime';
-import { usersStreamConfig } from '@signup-flow/user-service/jetstream';
-import knex, { type Knex } from 'knex';
+import { type ManagedProcess, waitUntil } from '@signup-flow/local-stack';
+import { createLogger } from '@signup-flow/service-runtime';
 import {
+  createUsersStream as createSharedUsersStream,
   createTestDatabase,
   onTestFileEnd,
+  readStream,
+  SmtpSink,
+  serve,
   startNatsServer,
-} from '../../../test/support/harness.js';
-import { SmtpSink } from '../../../test/support/smtp-sink.js';
-import { configSchema, settingsFromConfig } from '../src/config.js';
+  waitForConsumersSettled,
+} from '@signup-flow/testing';
+import knex, { type Knex } from 'knex';
+import { loadSettings } from '../src/config.js';
 import type { Delivery } from '../src/data/delivery-ledger.js';
 import { DeliveryLedger } from '../src/data/delivery-ledger.js';
 import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/jetstream.js';
@@ -66,11 +68,8 @@ export interface StackOptions {
 }
 
 /** The USERS stream as the user-service creates it, with a 2 s duplicate window for the tests. */
-export async function createUsersStream(jsm: JetStreamManager): Promise<void> {
-  await ensureStream(
-    jsm,
-    usersStreamConfig({ replicas: 1, maxAgeMs: 24 * 3600_000, duplicateWindowMs: 2_000 }),
-  );
+export function createUsersStream(jsm: JetStreamManager): Promise<void> {
+  return createSharedUsersStream(jsm, 2_000);
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -131,7 +130,7 @@ export async function startInProcess(
   overrides: Record<string, string> = {},
 ): Promise<MessagingService & { logFile: string }> {
   const env = serviceEnv(stack, overrides);
-  const settings = settingsFromConfig(loadConfig(configSchema, env));
+  const settings = loadSettings(env);
   const logFile = join(stack.logDir, `in-process-${++instances}.log`);
   const logger = createLogger({
     service: 'messaging-service',
@@ -161,31 +160,21 @@ export interface ServiceProcess {
   logFile: string;
 }
 
-/** Runs the built service (`dist/main.js`) as a real child process. */
+/** Runs the built service as a real child process, as `npm run serve:messaging-service` does. */
 export async function startProcess(
   stack: Stack,
   overrides: Record<string, string> = {},
   /** `consuming` waits until the consumer pulls; `listening`, only until HTTP answers. */
   readiness: 'consuming' | 'listening' = 'consuming',
 ): Promise<ServiceProcess> {
-  const port = await freePort();
-  const logFile = join(stack.logDir, `process-${++instances}.log`);
-  const child = new ManagedProcess({
-    name: 'messaging-service',
-    command: process.execPath,
-    args: ['--enable-source-maps', MAIN_JS],
-    env: { ...process.env, ...serviceEnv(stack, { PORT: String(port), ...overrides }) },
-    logFile,
+  const served = await serve('messaging-service', serviceEnv(stack, overrides), stack.logDir, {
+    async ready(baseUrl) {
+      const response = await fetch(`${baseUrl}/readyz`);
+      const body = (await response.json()) as { dependencies?: { consumer?: string } };
+      return readiness === 'listening' || (response.ok && body.dependencies?.consumer === 'up');
+    },
   });
-  onTestFileEnd(() => child.kill());
-  await waitUntil(`messaging-service ${readiness} (log: ${logFile})`, async () => {
-    if (!child.running)
-      throw new StopWaiting(`messaging-service exited:\n${await child.finalLogTail()}`);
-    const response = await fetch(`http://127.0.0.1:${port}/readyz`);
-    const body = (await response.json()) as { dependencies?: { consumer?: string } };
-    return readiness === 'listening' || (response.ok && body.dependencies?.consumer === 'up');
-  });
-  return { process: child, port, logFile };
+  return { process: served.process, port: served.port, logFile: served.process.logFile };
 }
 
 let users = 0;
@@ -230,20 +219,8 @@ export async function waitForEmails(
   );
 }
 
-export async function deadLetters(stack: Stack): Promise<StoredMsg[]> {
-  // No DLQ stream yet is no dead letters; any other failure is the test's to see.
-  const info = await stack.jsm.streams.info(STREAMS.deadLetters).catch((error: unknown) => {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  });
-  if (!info || info.state.messages === 0) return [];
-  const letters: StoredMsg[] = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-    // null for a sequence whose message was removed.
-    const letter = await stack.jsm.streams.getMessage(STREAMS.deadLetters, { seq });
-    if (letter) letters.push(letter);
-  }
-  return letters;
+export function deadLetters(stack: Stack): Promise<StoredMsg[]> {
+  return readStream(stack.jsm, STREAMS.deadLetters);
 }
 
 export async function waitForDeadLetters(stack: Stack, count: number): Promise<StoredMsg[]> {
@@ -293,9 +270,6 @@ export async function waitUntilSent(
 }
 
 /** Waits until the consumer has nothing left to deliver and nothing unacknowledged. */
-export async function waitUntilConsumerIdle(stack: Stack): Promise<void> {
-  await waitUntil('the consumer to settle every message', async () => {
-    const info = await stack.jsm.consumers.info(STREAMS.users, WELCOME_EMAIL_CONSUMER);
-    return info.num_pending === 0 && info.num_ack_pending === 0;
-  });
+export function waitUntilConsumerIdle(stack: Stack): Promise<void> {
+  return waitForConsumersSettled(stack.jsm, { consumer: WELCOME_EMAIL_CONSUMER });
 }

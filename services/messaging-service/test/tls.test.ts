@@ -2,9 +2,8 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { onTestFileEnd, SmtpSink } from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { onTestFileEnd } from '../../../test/support/harness.js';
-import { SmtpSink } from '../../../test/support/smtp-sink.js';
 import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
 import {
   newUserCreatedEvent,

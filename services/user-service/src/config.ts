@@ -6,7 +6,7 @@ import {
 } from '@signup-flow/nats';
 import { env, loadConfig } from '@signup-flow/service-runtime';
 import { z } from 'zod';
-import type { LoginThrottleLimits } from './data/login-throttle.js';
+import type { LoginThrottleLimits } from './domain/login-throttle.js';
 import type { UsersStreamOptions } from './messaging/jetstream.js';
 
 const HOUR = 3600;

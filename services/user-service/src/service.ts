@@ -17,11 +17,14 @@ import { createApp } from './app.js';
 import type { Settings } from './config.js';
 import { createLoginThrottle } from './data/login-throttle.js';
 import { MIGRATIONS } from './data/migrations.js';
+import { createUserStore } from './data/user-store.js';
 import { createPasswordHasher } from './domain/password-hasher.js';
 import { createTokenIssuer } from './domain/token-issuer.js';
 import { createTokenVerifier } from './domain/token-verifier.js';
 import { provisionUsersStream } from './messaging/jetstream.js';
 import { createOutboxMetrics } from './outbox/metrics.js';
+import { OutboxNotifyListener } from './outbox/notify-listener.js';
+import { OutboxPruner } from './outbox/pruner.js';
 import { OutboxRelay } from './outbox/relay.js';
 
 export const SERVICE_NAME = 'user-service';
@@ -62,14 +65,14 @@ export async function startUserService(settings: Settings, logger: Logger): Prom
   };
   if (settings.provisionNats) provisionStream();
 
+  const { retentionSeconds, ...relaySettings } = settings.outbox;
   const relay = new OutboxRelay({
     db,
-    databaseUrl: settings.databaseUrl,
     nats,
     tracing: createNatsTracing(),
     logger,
     metrics: createOutboxMetrics(registry, db),
-    ...settings.outbox,
+    ...relaySettings,
     onStreamMissing: () => {
       if (settings.provisionNats) {
         logger.warn('the USERS stream is missing: recreating it; events wait in the outbox');
@@ -81,11 +84,19 @@ export async function startUserService(settings: Settings, logger: Logger): Prom
       }
     },
   });
+  const listener = new OutboxNotifyListener({
+    databaseUrl: settings.databaseUrl,
+    logger,
+    onNotify: () => relay.wake(),
+  });
+  const pruner = new OutboxPruner({ db, retentionSeconds, logger });
   relay.start();
+  listener.start();
+  pruner.start();
 
   let draining = false;
   const app = createApp({
-    db,
+    users: createUserStore(db),
     hasher: await createPasswordHasher(),
     issueToken: createTokenIssuer({ ...settings.jwt, secret: jwtSecret }),
     verifyToken: createTokenVerifier({
@@ -114,7 +125,9 @@ export async function startUserService(settings: Settings, logger: Logger): Prom
       draining = true;
       provisioning.abort();
       await http.close(graceMs);
+      await listener.stop();
       await relay.stop();
+      await pruner.stop();
       await nats.close();
       await db.destroy();
     },

@@ -1,8 +1,7 @@
+import { onTestFileEnd, TcpProxy } from '@signup-flow/testing';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import type { Knex } from 'knex';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { onTestFileEnd } from '../../../test/support/harness.js';
-import { TcpProxy } from '../../../test/support/tcp-proxy.js';
 import {
   type InProcessService,
   migratedDatabase,

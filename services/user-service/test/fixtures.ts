@@ -4,21 +4,27 @@ import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
 import { createNatsTracing } from '@signup-flow/instrumentation-nats';
 import { waitUntil } from '@signup-flow/local-stack';
-import { ensureStream, type NatsLink, openNatsLink } from '@signup-flow/nats';
+import { type NatsLink, openNatsLink } from '@signup-flow/nats';
 import { createDatabase, migrateToLatest } from '@signup-flow/postgres';
 import {
   createLogger,
   createMetricsRegistry,
   type RunningHttpServer,
 } from '@signup-flow/service-runtime';
+import {
+  createTestDatabase,
+  onTestFileEnd,
+  readStream,
+  type ServedService,
+  serve,
+} from '@signup-flow/testing';
 import type { Knex } from 'knex';
-import { createTestDatabase, onTestFileEnd } from '../../../test/support/harness.js';
-import { type ServedService, serve } from '../../../test/support/services.js';
 import { loadSettings } from '../src/config.js';
-import type { LoginThrottleLimits } from '../src/data/login-throttle.js';
 import { MIGRATIONS } from '../src/data/migrations.js';
-import { usersStreamConfig } from '../src/messaging/jetstream.js';
+import type { LoginThrottleLimits } from '../src/domain/login-throttle.js';
 import { createOutboxMetrics, type OutboxMetrics } from '../src/outbox/metrics.js';
+import { OutboxNotifyListener } from '../src/outbox/notify-listener.js';
+import { OutboxPruner } from '../src/outbox/pruner.js';
 import { OutboxRelay } from '../src/outbox/relay.js';
 import { startUserService } from '../src/service.js';
 
@@ -106,6 +112,8 @@ export interface RelayOptions {
   publishTimeoutMs?: number;
   /** Called when a publish finds no stream for its subject (the service reprovisions USERS). */
   onStreamMissing?: () => void;
+  /** Between pruning rounds (the first runs at start). @default 60000 */
+  pruneIntervalMs?: number;
 }
 
 export interface RelayHandle {
@@ -132,7 +140,6 @@ export async function startRelay(
   const metrics = createOutboxMetrics(createMetricsRegistry(), database.db);
   const relay = new OutboxRelay({
     db: database.db,
-    databaseUrl: database.url,
     nats: link,
     tracing: createNatsTracing(),
     logger,
@@ -141,28 +148,34 @@ export async function startRelay(
     pollIntervalMs: options.pollIntervalMs ?? 200,
     publishTimeoutMs: options.publishTimeoutMs ?? 1000,
     retryMaxDelayMs: 500,
-    retentionSeconds: 3600,
     onStreamMissing: options.onStreamMissing ?? (() => undefined),
   });
+  // Wired as service.ts wires them.
+  const listener = new OutboxNotifyListener({
+    databaseUrl: database.url,
+    logger,
+    onNotify: () => relay.wake(),
+  });
+  const pruner = new OutboxPruner({
+    db: database.db,
+    retentionSeconds: 3600,
+    logger,
+    intervalMs: options.pruneIntervalMs ?? 60_000,
+  });
   relay.start();
+  listener.start();
+  pruner.start();
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    await listener.stop();
     await relay.stop();
+    await pruner.stop();
     await link.close();
   };
   onTestFileEnd(stop);
   return { relay, metrics, link, stop };
-}
-
-export async function createUsersStream(natsUrl: string): Promise<void> {
-  const connection = await connect({ servers: natsUrl });
-  await ensureStream(
-    await jetstreamManager(connection),
-    usersStreamConfig({ replicas: 1, maxAgeMs: 3_600_000, duplicateWindowMs: 3_600_000 }),
-  );
-  await connection.close();
 }
 
 export interface StreamMessage {
@@ -173,26 +186,11 @@ export interface StreamMessage {
 
 /** Every message currently in the USERS stream, in order. */
 export async function readUsersStream(natsUrl: string): Promise<StreamMessage[]> {
-  const connection = await connect({ servers: natsUrl });
-  try {
-    const manager = await jetstreamManager(connection);
-    const info = await manager.streams.info(STREAMS.users);
-    const messages: StreamMessage[] = [];
-    for (
-      let seq = info.state.first_seq;
-      seq <= info.state.last_seq && info.state.messages > 0;
-      seq++
-    ) {
-      const message = await manager.streams.getMessage(STREAMS.users, { seq });
-      if (!message) continue;
-      const headers: Record<string, string> = {};
-      for (const [key, values] of message.header ?? []) headers[key] = values[0] ?? '';
-      messages.push({ subject: message.subject, headers, body: message.json() });
-    }
-    return messages;
-  } finally {
-    await connection.close();
-  }
+  return (await readStream(natsUrl, STREAMS.users)).map((message) => {
+    const headers: Record<string, string> = {};
+    for (const [key, values] of message.header ?? []) headers[key] = values[0] ?? '';
+    return { subject: message.subject, headers, body: message.json() };
+  });
 }
 
 /** Waits until the USERS stream holds at least `count` messages. */

@@ -7,13 +7,11 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
 import { waitUntil } from '@signup-flow/local-stack';
+import { createUsersStream, onTestFileEnd, startNatsServer, TcpProxy } from '@signup-flow/testing';
 import type { Counter } from 'prom-client';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { onTestFileEnd, startNatsServer } from '../../../test/support/harness.js';
-import { TcpProxy } from '../../../test/support/tcp-proxy.js';
 import { prunePublished } from '../src/data/outbox-repository.js';
 import {
-  createUsersStream,
   type InProcessService,
   type MigratedDatabase,
   migratedDatabase,

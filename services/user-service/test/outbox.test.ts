@@ -6,16 +6,16 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
 import { freePort, type NatsServer, waitUntil } from '@signup-flow/local-stack';
+import {
+  createTestDatabase,
+  createUsersStream,
+  onTestFileEnd,
+  startNatsServer,
+  TcpProxy,
+} from '@signup-flow/testing';
 import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  createTestDatabase,
-  onTestFileEnd,
-  startNatsServer,
-} from '../../../test/support/harness.js';
-import { TcpProxy } from '../../../test/support/tcp-proxy.js';
-import {
-  createUsersStream,
   type InProcessService,
   type MigratedDatabase,
   migratedDatabase,
@@ -169,7 +169,7 @@ describe('outbox relay to JetStream', () => {
     expect(eventUserIds(messages).filter((id) => id === userId)).toHaveLength(1);
   });
 
-  it('when published events pass their retention, then the relay prunes them and keeps unpublished ones', async () => {
+  it('when published events pass their retention, then the pruner deletes them and keeps unpublished ones', async () => {
     await freshService();
     const [keptUserId, prunedUserId] = await signUpMany(api, 2, 'prune');
     await database

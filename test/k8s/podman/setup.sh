@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Prepares this machine for test/k8s/images.test.ts, which builds the services' Dockerfiles with
-# podman and runs the images. No registry is reachable here, so the Dockerfiles' base image
+# Prepares this machine for test/k8s/images.test.ts, which builds the services' images from
+# services/Dockerfile with podman and runs them. No registry is reachable here, so the Dockerfile's base image
 # node:24-bookworm-slim is replaced by a stand-in built offline: Debian bookworm (debootstrap from
 # Debian's package mirror) plus Node.js 24 from the npm registry (the `node` package's binary,
 # already in node_modules) and npm from the npm registry. Everything is reused when present.
 #
-# The host's quirks live here and in the files this writes, never in the Dockerfiles:
+# The host's quirks live here and in the files this writes, never in the Dockerfile:
 #   - crun fails on this host's mixed cgroup setup: runtime "runc";
 #   - runc may not raise limits: nofile at the host's hard limit, nproc 32768;
 #   - outgoing HTTPS goes through an intercepting proxy: `npm ci` inside a build needs the host

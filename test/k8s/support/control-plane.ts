@@ -4,8 +4,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, ManagedProcess, StopWaiting, waitUntil } from '@signup-flow/local-stack';
+import { createCertificateAuthority, issueCertificate } from '@signup-flow/testing';
 import { stringify } from 'yaml';
-import { createCertificateAuthority, issueCertificate } from '../../support/test-ca.js';
 
 const run = promisify(execFile);
 
@@ -197,6 +197,10 @@ export class ControlPlane {
         `--root-ca-file=${caFile}`,
         '--cluster-cidr=10.244.0.0/16',
         '--allocate-node-cidrs=false',
+        // kwok's heartbeats can lag when the test machine is busy; the node-lifecycle controller
+        // would then taint the nodes not-ready and evict pods mid-rollout. The nodes are fakes
+        // that never fail, so nothing is lost without it (../shared/TOOLS.md found the same).
+        '--controllers=*,-node-lifecycle-controller',
       ]);
       plane.#spawn('kube-scheduler', binaries.kubeScheduler, [
         `--kubeconfig=${schedulerKubeconfig}`,
@@ -301,6 +305,9 @@ export class ControlPlane {
       },
       60_000,
     );
+    // The API server taints every new node not-ready (TaintNodesByCondition); the node-lifecycle
+    // controller, off here, would lift it once the node reports Ready, which kwok's now do.
+    await this.kubectl(['taint', 'nodes', '--all', 'node.kubernetes.io/not-ready:NoSchedule-']);
   }
 
   /** kubectl as the admin; throws with its output when it fails. */
@@ -329,6 +336,22 @@ export class ControlPlane {
     const warnings = stderr.split('\n').filter((line) => /^Warning:/.test(line));
     if (warnings.length > 0) throw new Error(`the API server warned:\n${warnings.join('\n')}`);
     return stdout;
+  }
+
+  /** What the cluster says about a namespace's pods and the nodes: for a failure's message. */
+  async describe(namespace: string): Promise<string> {
+    const sections = [
+      ['pods', ['-n', namespace, 'get', 'pods', '-o', 'wide']],
+      ['events', ['-n', namespace, 'get', 'events', '--sort-by=.lastTimestamp']],
+      ['nodes', ['get', 'nodes', '-o', 'wide']],
+    ] as const;
+    const parts: string[] = [];
+    for (const [title, args] of sections) {
+      parts.push(
+        `--- ${title}\n${await this.kubectl([...args]).catch((error: Error) => error.message)}`,
+      );
+    }
+    return parts.join('\n');
   }
 
   /** The audit log since the control plane was ready, parsed. */

@@ -7,8 +7,8 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { startNatsServer } from '@signup-flow/testing';
 import { afterAll } from 'vitest';
-import { startNatsServer } from '../../../../test/support/harness.js';
 
 const STREAM = 'TRACING';
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createDatabase, migrateToLatest } from '@signup-flow/postgres';
+import { createTestDatabase } from '@signup-flow/testing';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../../test/support/harness.js';
 import {
   type Claim,
   type ClaimRequest,

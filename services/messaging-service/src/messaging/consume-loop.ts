@@ -4,12 +4,12 @@ import { ProcessingStopped, STOP_CAUSES } from '../domain/send-welcome-email.js'
 import type { MessagingMetrics } from '../metrics.js';
 import type { DependencyGate } from './dependency-gate.js';
 import { OUTCOMES } from './settlement.js';
-import type { MessageHandler } from './user-created-handler.js';
+import type { DeliveryHandler } from './user-created-handler.js';
 
 export interface ConsumeLoopOptions {
   /** Looks the durable consumer up (recreating it if it is gone); called again after a failed pull. */
   getConsumer: () => Promise<Consumer>;
-  handle: MessageHandler;
+  handle: DeliveryHandler;
   /** No message is pulled while any of these is closed. */
   gates: DependencyGate[];
   metrics: MessagingMetrics;

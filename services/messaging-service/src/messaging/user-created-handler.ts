@@ -39,7 +39,7 @@ export interface UserCreatedHandlerDeps extends Omit<SendWelcomeEmailDeps, 'atte
  * Processes one message and settles it; see {@link createUserCreatedHandler}. `signal` aborts with
  * a `ProcessingStopped` reason at shutdown or at the message's deadline.
  */
-export type MessageHandler = (message: JsMsg, signal: AbortSignal) => Promise<Settlement>;
+export type DeliveryHandler = (message: JsMsg, signal: AbortSignal) => Promise<Settlement>;
 
 /** A message held back by an unavailable dependency comes back this soon once it answers. */
 export const DEPENDENCY_RETRY_MS = 1000;
@@ -54,7 +54,7 @@ function oneLine(error: unknown): string {
  * terminated only after the DLQ stream stored it, and the consumer has no MaxDeliver, so a
  * message whose fate cannot be recorded is simply delivered again. Tracing wraps it whole.
  */
-export function createUserCreatedHandler(deps: UserCreatedHandlerDeps): MessageHandler {
+export function createUserCreatedHandler(deps: UserCreatedHandlerDeps): DeliveryHandler {
   const attemptBudget = deps.retryBackoffMs.length;
   const delayAfter = (failedAttempts: number) =>
     deps.retryBackoffMs[Math.min(failedAttempts, attemptBudget) - 1] ?? DEPENDENCY_RETRY_MS;

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { User } from '../domain/user.js';
+import type { StoredUser } from '../domain/user.js';
 
 interface UserRow {
   id: string;
@@ -7,10 +7,6 @@ interface UserRow {
   name: string;
   password_hash: string;
   created_at: Date;
-}
-
-export interface StoredUser extends User {
-  passwordHash: string;
 }
 
 function toStoredUser(row: UserRow): StoredUser {

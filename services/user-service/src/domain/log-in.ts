@@ -1,13 +1,12 @@
-import type { Knex } from 'knex';
-import type { LoginThrottle } from '../data/login-throttle.js';
-import { findUserByEmail } from '../data/users-repository.js';
 import { InvalidCredentialsError, TooManyLoginFailuresError } from './errors.js';
+import type { LoginThrottle } from './login-throttle.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { IssuedToken, TokenIssuer } from './token-issuer.js';
 import type { Credentials } from './user.js';
+import type { UserStore } from './user-store.js';
 
 export interface LogInDeps {
-  db: Knex;
+  users: UserStore;
   hasher: PasswordHasher;
   issueToken: TokenIssuer;
   loginThrottle: LoginThrottle;
@@ -26,7 +25,7 @@ export async function logIn(
   const attempt = { email: credentials.email, clientAddress };
   const retryAfter = await deps.loginThrottle.admit(attempt);
   if (retryAfter > 0) throw new TooManyLoginFailuresError(retryAfter);
-  const user = await findUserByEmail(deps.db, credentials.email);
+  const user = await deps.users.findByEmail(credentials.email);
   const valid = user
     ? await deps.hasher.verify(user.passwordHash, credentials.password)
     : await deps.hasher.verifyNothing(credentials.password);

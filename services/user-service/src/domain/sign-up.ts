@@ -1,23 +1,19 @@
-import { createUserCreatedEvent, SUBJECTS } from '@signup-flow/events';
-import { captureTraceContext } from '@signup-flow/instrumentation-nats';
-import type { Knex } from 'knex';
+import { createUserCreatedEvent } from '@signup-flow/events';
 import { v7 as uuidv7 } from 'uuid';
-import { appendEvent } from '../data/outbox-repository.js';
-import { insertUser, isDuplicateEmail } from '../data/users-repository.js';
-import { EmailTakenError } from './errors.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { NewUser, User } from './user.js';
+import type { UserStore } from './user-store.js';
 
 export interface SignUpDeps {
-  db: Knex;
+  users: UserStore;
   hasher: PasswordHasher;
   /** CloudEvents `source` of the events this service writes. */
   eventSource: string;
 }
 
 /**
- * Stores the user and its UserCreated event in one transaction, so the event exists exactly when
- * the user does. Publishing is the outbox relay's job; signup never waits for NATS.
+ * Stores the user and its UserCreated event together, so the event exists exactly when the user
+ * does. Publishing is the outbox relay's job; signup never waits for NATS.
  */
 export async function signUp(deps: SignUpDeps, request: NewUser): Promise<User> {
   const passwordHash = await deps.hasher.hash(request.password);
@@ -31,21 +27,6 @@ export async function signUp(deps: SignUpDeps, request: NewUser): Promise<User> 
     source: deps.eventSource,
     data: { userId: user.id, email: user.email, name: user.name, createdAt: user.createdAt },
   });
-  try {
-    await deps.db.transaction(async (trx) => {
-      await insertUser(trx, { ...user, passwordHash });
-      await appendEvent(trx, {
-        eventId: event.id,
-        aggregateId: user.id,
-        subject: SUBJECTS.userCreated,
-        payload: event,
-        traceContext: captureTraceContext(),
-      });
-    });
-  } catch (error) {
-    if (isDuplicateEmail(error))
-      throw new EmailTakenError('email already registered', { cause: error });
-    throw error;
-  }
+  await deps.users.addWithEvent({ ...user, passwordHash }, event);
   return user;
 }

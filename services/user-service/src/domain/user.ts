@@ -16,3 +16,8 @@ export interface Credentials {
   email: string;
   password: string;
 }
+
+/** A user as stored: with its password's argon2id hash, which never leaves the service. */
+export interface StoredUser extends User {
+  passwordHash: string;
+}

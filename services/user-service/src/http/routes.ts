@@ -115,11 +115,11 @@ export function apiRoutes(deps: RoutesDeps): Router {
   const authenticated = bearerAuth(deps.verifyToken);
 
   router.get('/v1/users/me', authenticated, async (ctx) => {
-    ctx.body = await asCaller(() => getUser(deps.db, (ctx.state as AuthenticatedState).userId));
+    ctx.body = await asCaller(() => getUser(deps.users, (ctx.state as AuthenticatedState).userId));
   });
 
   router.delete('/v1/users/me', authenticated, async (ctx) => {
-    await asCaller(() => deleteUser(deps.db, (ctx.state as AuthenticatedState).userId));
+    await asCaller(() => deleteUser(deps.users, (ctx.state as AuthenticatedState).userId));
     ctx.status = 204;
   });
 
@@ -130,7 +130,7 @@ export function apiRoutes(deps: RoutesDeps): Router {
     if (!UUID.test(id) || id !== (ctx.state as AuthenticatedState).userId.toLowerCase()) {
       throw new UserNotFoundError(`no user ${id}`);
     }
-    ctx.body = await getUser(deps.db, id);
+    ctx.body = await getUser(deps.users, id);
   });
 
   router.post('/v1/sessions', async (ctx) => {

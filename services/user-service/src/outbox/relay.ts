@@ -5,37 +5,29 @@ import { type NatsTracing, restoreTraceContext } from '@signup-flow/instrumentat
 import { isNoStreamForSubject, type NatsLink } from '@signup-flow/nats';
 import type { Logger } from '@signup-flow/service-runtime';
 import type { Knex } from 'knex';
-import pg from 'pg';
 import {
   type ClaimedEvent,
   claimUnpublished,
   markPublished,
-  prunePublished,
   recordFailedAttempt,
 } from '../data/outbox-repository.js';
 import type { OutboxMetrics } from './metrics.js';
 import { WakeSignal } from './wake-signal.js';
 
-export const OUTBOX_CHANNEL = 'outbox_events';
-
 export interface OutboxRelayOptions {
   db: Knex;
-  /** For the LISTEN connection, which must stay outside the pool. */
-  databaseUrl: string;
   nats: NatsLink;
   /** Publishes in a `publish users.created` span that continues the signup request's trace. */
   tracing: NatsTracing;
   logger: Logger;
   metrics: OutboxMetrics;
   batchSize: number;
-  /** Fallback when a notification is missed (e.g. while the LISTEN connection reconnects). */
+  /** Fallback when a wake is missed (e.g. while the LISTEN connection reconnects). */
   pollIntervalMs: number;
   /** How long to wait for each PubAck. */
   publishTimeoutMs: number;
   /** Cap of the exponential back-off while NATS or PostgreSQL fail. */
   retryMaxDelayMs: number;
-  /** Published events are deleted after this long. */
-  retentionSeconds: number;
   /**
    * Called when a publish found no stream for its subject (someone deleted USERS): the events
    * stay in the outbox, and this may recreate the stream.
@@ -43,8 +35,6 @@ export interface OutboxRelayOptions {
   onStreamMissing: () => void;
 }
 
-const PRUNE_INTERVAL_MS = 60_000;
-const PRUNE_BATCH = 1000;
 const FIRST_RETRY_DELAY_MS = 100;
 
 function describe(error: unknown): string {
@@ -63,8 +53,6 @@ export class OutboxRelay {
   #stopping = false;
   readonly #stopped = Promise.withResolvers<undefined>();
   #loop: Promise<void> | undefined;
-  #listener: pg.Client | undefined;
-  #lastPrune = 0;
 
   constructor(options: OutboxRelayOptions) {
     this.#options = options;
@@ -72,7 +60,11 @@ export class OutboxRelay {
 
   start(): void {
     this.#loop ??= this.#run();
-    void this.#listen();
+  }
+
+  /** Looks for unpublished events now instead of at the next poll (a NOTIFY said one is there). */
+  wake(): void {
+    this.#wake.wake();
   }
 
   /** Lets the batch in progress finish, then stops. */
@@ -81,7 +73,6 @@ export class OutboxRelay {
     this.#stopped.resolve(undefined);
     this.#wake.wake();
     await this.#loop;
-    await this.#listener?.end().catch(() => undefined);
   }
 
   async #run(): Promise<void> {
@@ -95,7 +86,6 @@ export class OutboxRelay {
         const relayed = await this.#relayBatch(client);
         if (failures > 0) logger.info({ failures }, 'outbox relay recovered');
         failures = 0;
-        await this.#pruneWhenDue();
         if (relayed === this.#options.batchSize) continue;
         await this.#wake.sleep(this.#options.pollIntervalMs);
       } catch (error) {
@@ -170,48 +160,5 @@ export class OutboxRelay {
     });
     stopTimer();
     this.#options.metrics.published.inc();
-  }
-
-  async #pruneWhenDue(): Promise<void> {
-    if (Date.now() - this.#lastPrune < PRUNE_INTERVAL_MS) return;
-    this.#lastPrune = Date.now();
-    const pruned = await prunePublished(
-      this.#options.db,
-      this.#options.retentionSeconds,
-      PRUNE_BATCH,
-    );
-    if (pruned > 0) this.#options.logger.debug({ pruned }, 'pruned published outbox events');
-  }
-
-  /** Holds a LISTEN connection that wakes the loop on every committed event; reconnects on loss. */
-  async #listen(): Promise<void> {
-    const { logger } = this.#options;
-    while (!this.#stopping) {
-      const listener = new pg.Client({
-        connectionString: this.#options.databaseUrl,
-        application_name: 'user-service outbox listener',
-      });
-      this.#listener = listener;
-      try {
-        const ended = new Promise<void>((resolve) => {
-          listener.once('end', resolve);
-          listener.once('error', (error) => {
-            logger.warn({ err: error }, 'outbox listener lost its connection');
-            resolve();
-          });
-        });
-        listener.on('notification', () => this.#wake.wake());
-        await listener.connect();
-        await listener.query(`LISTEN ${OUTBOX_CHANNEL}`);
-        // Anything committed before LISTEN took effect is picked up by this wake.
-        this.#wake.wake();
-        await ended;
-      } catch (error) {
-        if (!this.#stopping) logger.warn({ err: error }, 'outbox listener cannot connect');
-      } finally {
-        await listener.end().catch(() => undefined);
-      }
-      if (!this.#stopping) await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
   }
 }

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, ManagedProcess, StopWaiting, waitUntil } from '@signup-flow/local-stack';
-import rootPackage from '../../package.json' with { type: 'json' };
+import rootPackage from '../../../package.json' with { type: 'json' };
 import { onTestFileEnd } from './harness.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 
 export type ServiceName = 'user-service' | 'messaging-service';
 
@@ -19,10 +19,19 @@ export interface ServedService {
  * command line (telemetry loaded first), with this process's Node 24 in place of `node`. Stopped
  * after the test file. Tracing is off unless `env` turns it on (`OTEL_SDK_DISABLED: 'false'`).
  */
+export interface ServeOptions {
+  /**
+   * When the service counts as started, asked with its base URL until it answers true.
+   * @default its `/readyz` answers 200
+   */
+  ready?: (baseUrl: string) => Promise<boolean>;
+}
+
 export async function serve(
   service: ServiceName,
   env: Record<string, string>,
   logDir: string,
+  options: ServeOptions = {},
 ): Promise<ServedService> {
   const [command, ...args] = rootPackage.scripts[`serve:${service}`].split(' ');
   if (command !== 'node')
@@ -44,9 +53,10 @@ export async function serve(
   });
   onTestFileEnd(() => child.stop());
   const baseUrl = `http://127.0.0.1:${port}`;
+  const ready = options.ready ?? (async (url: string) => (await fetch(`${url}/readyz`)).ok);
   await waitUntil(`${service} ready (log: ${child.logFile})`, async () => {
     if (!child.running) throw new StopWaiting(`${service} exited:\n${await child.finalLogTail()}`);
-    return (await fetch(`${baseUrl}/readyz`)).ok;
+    return ready(baseUrl);
   });
   return { port, baseUrl, process: child };
 }

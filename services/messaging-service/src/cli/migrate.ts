@@ -3,6 +3,6 @@
  * @signup-flow/messaging-service` (reads DATABASE_URL); the Helm hook Job runs it too.
  */
 import { runMigrateCommand } from '@signup-flow/postgres';
-import { MIGRATIONS } from './migrations.js';
+import { MIGRATIONS } from '../data/migrations.js';
 
 await runMigrateCommand('messaging-service', MIGRATIONS);
