@@ -71,3 +71,14 @@ describe('the library chart README', () => {
     }
   });
 });
+
+describe('the service charts’ values schemas', () => {
+  it('when generated from charts/schema (the shared values once, each chart’s own apart), then they are what the charts hold: run `npm run charts:schema` after editing', async () => {
+    const { valuesSchema, schemaPath } = await import('../../charts/schema/generate.mjs');
+    for (const chart of SERVICE_CHARTS) {
+      expect(JSON.parse(readFileSync(schemaPath(chart), 'utf8')), chart).toEqual(
+        valuesSchema(chart),
+      );
+    }
+  });
+});

@@ -15,6 +15,7 @@ export default {
     process.env.MUTATE ??
     [
       'services/user-service/src/domain/sign-up.ts',
+      'services/user-service/src/data/user-store.ts',
       'services/user-service/src/data/outbox-repository.ts',
       'services/user-service/src/outbox/relay.ts',
       'services/messaging-service/src/data/delivery-ledger.ts',

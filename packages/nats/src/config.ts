@@ -20,15 +20,34 @@ export const natsEnvShape = {
           z.string().regex(/^(nats|tls|wss?):\/\/[^\s]+$/, 'each server must be a nats:// URL'),
         )
         .min(1, 'must list at least one server'),
-    ),
-  NATS_CREDS: z.string().min(1).optional(),
-  NATS_USER: z.string().min(1).optional(),
-  NATS_PASSWORD: z.string().min(1).optional(),
+    )
+    .describe('comma-separated server list'),
+  NATS_CREDS: z.string().min(1).optional().describe('path of a `.creds` file'),
+  NATS_USER: z.string().min(1).optional().describe('user and password'),
+  NATS_PASSWORD: z.string().min(1).optional().describe('user and password'),
   /** TLS: the CA that signed the servers' certificates (setting any NATS_TLS_* requires TLS). */
-  NATS_TLS_CA: z.string().min(1).optional(),
+  NATS_TLS_CA: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "TLS to NATS: the CA file that signed the servers' certificates; setting any `NATS_TLS_*` requires TLS",
+    ),
   /** TLS client certificate and its key, for servers that verify clients (both or neither). */
-  NATS_TLS_CERT: z.string().min(1).optional(),
-  NATS_TLS_KEY: z.string().min(1).optional(),
+  NATS_TLS_CERT: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'client certificate and key files, for servers that verify clients (both or neither)',
+    ),
+  NATS_TLS_KEY: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'client certificate and key files, for servers that verify clients (both or neither)',
+    ),
 } as const;
 
 const natsEnvSchema = z.object(natsEnvShape);

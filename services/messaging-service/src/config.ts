@@ -24,13 +24,16 @@ const backoffSchedule = z
 
 /**
  * Every setting of the messaging-service, keyed by its environment variable. Parsed once at start
- * ({@link loadSettings}); the README's configuration table mirrors this schema.
+ * ({@link loadSettings}). Each key's description is its meaning in the README's configuration
+ * table (src/config.test.ts checks the table against this schema).
  */
 export const configSchema = z
   .object({
-    PORT: env.port(8081),
-    HOST: env.host(),
-    DATABASE_URL: env.postgresUrl(),
+    PORT: env.port(8081).describe('HTTP port of `/healthz`, `/readyz`, `/metrics`'),
+    HOST: env.host().describe('bind address (`npm start` sets `127.0.0.1`)'),
+    DATABASE_URL: env
+      .postgresUrl()
+      .describe("`postgres://…` of the messaging-service's own database (the ledger)"),
     SMTP_URL: z
       .string()
       .refine(
@@ -38,24 +41,76 @@ export const configSchema = z
         // Never echo the value: it may carry the SMTP password.
         'must be an smtp:// or smtps:// URL',
       )
-      .optional(),
-    MAIL_FROM: z.string().min(3).optional(),
-    LOG_LEVEL: env.logLevel(),
-    DB_MIGRATE: env.boolean(true),
-    NATS_PROVISION: env.boolean(true),
-    SEND_CONCURRENCY: env.positiveInt(16),
-    CONSUMER_MAX_ACK_PENDING: z.coerce.number().int().positive().optional(),
-    RETRY_BACKOFF_MS: backoffSchedule,
-    SMTP_TIMEOUT_MS: env.positiveInt(30_000),
-    SMTP_REPLY_TIMEOUT_MS: env.positiveInt(RFC5321_DATA_TERMINATION_TIMEOUT_MS),
-    CLAIM_LEASE_MS: env.positiveInt(30_000),
-    CONSUMER_ACK_WAIT_MS: env.positiveInt(30_000),
-    MESSAGE_DEADLINE_MS: z.coerce.number().int().positive().optional(),
-    SMTP_POOL_SIZE: z.coerce.number().int().positive().optional(),
-    MAX_EVENT_BYTES: env.positiveInt(64 * 1024),
-    DLQ_REPLICAS: env.positiveInt(1),
-    DLQ_MAX_AGE_DAYS: env.positiveInt(30),
-    SHUTDOWN_TIMEOUT_MS: env.positiveInt(30_000),
+      .optional()
+      .describe(
+        '`smtp://[user:pass@]host:port` (STARTTLS when the server offers it) or `smtps://…` (implicit TLS)',
+      ),
+    MAIL_FROM: z.string().min(3).optional().describe('sender of the welcome email'),
+    LOG_LEVEL: env.logLevel().describe('`debug`, `info`, `warn`, `error`'),
+    DB_MIGRATE: env.boolean(true).describe('apply pending migrations at start'),
+    NATS_PROVISION: env
+      .boolean(true)
+      .describe('create or update the `DLQ` stream and the consumer at start'),
+    SEND_CONCURRENCY: env
+      .positiveInt(16)
+      .describe(
+        'messages one replica processes at once; it pulls only as many as it has free slots',
+      ),
+    CONSUMER_MAX_ACK_PENDING: z.coerce
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        "the consumer's MaxAckPending, shared by **all** replicas: set it to replicas × `SEND_CONCURRENCY` (every replica writes the same value)",
+      ),
+    RETRY_BACKOFF_MS: backoffSchedule.describe(
+      'the attempt budget: its length is how many attempts a message may fail; entry _n_ is the wait after the _n_-th failed attempt (Retries)',
+    ),
+    SMTP_TIMEOUT_MS: env
+      .positiveInt(30_000)
+      .describe(
+        'connecting to the SMTP server, and its greeting, must each come within this; else the server counts as unavailable',
+      ),
+    SMTP_REPLY_TIMEOUT_MS: env
+      .positiveInt(RFC5321_DATA_TERMINATION_TIMEOUT_MS)
+      .describe(
+        'the longest wait for any one SMTP reply; RFC 5321 §4.5.3.2.6 lets a server take 10 minutes to answer the end of DATA',
+      ),
+    CLAIM_LEASE_MS: env
+      .positiveInt(30_000)
+      .describe(
+        "a delivery claim's lease; renewed every third of it while the send runs, and the send is stopped if it cannot be renewed",
+      ),
+    CONSUMER_ACK_WAIT_MS: env
+      .positiveInt(30_000)
+      .describe(
+        "the consumer's AckWait: a message held this long without ack, nak or `working()` (its replica died) is delivered again",
+      ),
+    MESSAGE_DEADLINE_MS: z.coerce
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        'the longest one message may be processed; past it the send is stopped and the attempt counts as failed',
+      ),
+    SMTP_POOL_SIZE: z.coerce
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('pooled SMTP connections per replica'),
+    MAX_EVENT_BYTES: env
+      .positiveInt(64 * 1024)
+      .describe('larger message bodies go straight to the DLQ (`too-large`)'),
+    DLQ_REPLICAS: env
+      .positiveInt(1)
+      .describe('replicas of the `DLQ` stream (3 on a production cluster)'),
+    DLQ_MAX_AGE_DAYS: env.positiveInt(30).describe('how long dead letters are kept'),
+    SHUTDOWN_TIMEOUT_MS: env
+      .positiveInt(30_000)
+      .describe('hard bound of a graceful shutdown; in-flight sends get this minus 5 s'),
   })
   .extend(natsEnvShape)
   .superRefine(checkNatsTlsPair);

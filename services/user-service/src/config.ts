@@ -11,36 +11,85 @@ import type { UsersStreamOptions } from './messaging/jetstream.js';
 
 const HOUR = 3600;
 
-/** Every environment variable the user-service reads, with its default. See the README's table. */
+/**
+ * Every environment variable the user-service reads, with its default and a description that is
+ * its meaning in the README's configuration table (src/config.test.ts checks the table against it).
+ */
 export const configSchema = z
   .object({
-    PORT: env.port(8080),
-    HOST: env.host(),
-    LOG_LEVEL: env.logLevel(),
-    DATABASE_URL: env.postgresUrl(),
-    DB_POOL_MAX: env.positiveInt(10),
-    DB_MIGRATE: env.boolean(true),
+    PORT: env.port(8080).describe('HTTP port (API, health, metrics)'),
+    HOST: env.host().describe('bind address (`npm start` sets `127.0.0.1`)'),
+    LOG_LEVEL: env.logLevel().describe('`debug`, `info`, `warn`, `error`'),
+    DATABASE_URL: env.postgresUrl().describe("`postgres://…` of the service's own database"),
+    DB_POOL_MAX: env.positiveInt(10).describe('connection pool size'),
+    DB_MIGRATE: env.boolean(true).describe('apply pending migrations at start'),
     ...natsEnvShape,
-    NATS_PROVISION: env.boolean(true),
-    USERS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
-    USERS_STREAM_MAX_AGE_SECONDS: env.positiveInt(7 * 24 * HOUR),
-    USERS_STREAM_DUPLICATE_WINDOW_SECONDS: env.positiveInt(HOUR),
-    OUTBOX_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
-    OUTBOX_POLL_INTERVAL_MS: env.positiveInt(1000),
-    OUTBOX_PUBLISH_TIMEOUT_MS: env.positiveInt(5000),
-    OUTBOX_RETRY_MAX_DELAY_MS: env.positiveInt(30_000),
-    OUTBOX_RETENTION_SECONDS: env.positiveInt(7 * 24 * HOUR),
-    JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-    JWT_SECRET_PREVIOUS: z.string().min(32, 'must be at least 32 characters').optional(),
-    JWT_KEY_ID: z.string().min(1).default('user-service-1'),
-    JWT_ISSUER: z.string().min(1).default('user-service'),
-    JWT_AUDIENCE: z.string().min(1).default('signup-flow'),
-    JWT_TTL_SECONDS: env.positiveInt(HOUR),
-    LOGIN_MAX_FAILURES_PER_ACCOUNT: env.positiveInt(5),
-    LOGIN_MAX_FAILURES_PER_CLIENT: env.positiveInt(100),
-    LOGIN_FAILURE_WINDOW_SECONDS: env.positiveInt(900),
-    TRUST_PROXY: env.boolean(false),
-    SHUTDOWN_TIMEOUT_MS: env.positiveInt(25_000),
+    NATS_PROVISION: env.boolean(true).describe('create or update the `USERS` stream at start'),
+    USERS_STREAM_REPLICAS: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(5)
+      .default(1)
+      .describe('3 on a production cluster'),
+    USERS_STREAM_MAX_AGE_SECONDS: env
+      .positiveInt(7 * 24 * HOUR)
+      .describe('how long events are kept'),
+    USERS_STREAM_DUPLICATE_WINDOW_SECONDS: env
+      .positiveInt(HOUR)
+      .describe('JetStream de-duplication window'),
+    OUTBOX_BATCH_SIZE: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(100)
+      .describe('events claimed per relay transaction'),
+    OUTBOX_POLL_INTERVAL_MS: env
+      .positiveInt(1000)
+      .describe('fallback poll when no notification arrives'),
+    OUTBOX_PUBLISH_TIMEOUT_MS: env.positiveInt(5000).describe('wait for each PubAck'),
+    OUTBOX_RETRY_MAX_DELAY_MS: env.positiveInt(30_000).describe("cap of the relay's back-off"),
+    OUTBOX_RETENTION_SECONDS: env
+      .positiveInt(7 * 24 * HOUR)
+      .describe('published events are deleted after this'),
+    JWT_SECRET: z
+      .string()
+      .min(32, 'must be at least 32 characters')
+      .optional()
+      .describe('HMAC key, at least 32 characters; set it in production'),
+    JWT_SECRET_PREVIOUS: z
+      .string()
+      .min(32, 'must be at least 32 characters')
+      .optional()
+      .describe('the key before `JWT_SECRET`, still accepted while a key is rotated'),
+    JWT_KEY_ID: z.string().min(1).default('user-service-1').describe("the tokens' `kid`"),
+    JWT_ISSUER: z
+      .string()
+      .min(1)
+      .default('user-service')
+      .describe("the tokens' `iss`, required when verifying"),
+    JWT_AUDIENCE: z
+      .string()
+      .min(1)
+      .default('signup-flow')
+      .describe("the tokens' `aud`, required when verifying"),
+    JWT_TTL_SECONDS: env.positiveInt(HOUR).describe('token lifetime'),
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: env
+      .positiveInt(5)
+      .describe('failed logins for one account within the window; then `429` until it ends'),
+    LOGIN_MAX_FAILURES_PER_CLIENT: env
+      .positiveInt(100)
+      .describe('failed logins from one client address within the window, any accounts'),
+    LOGIN_FAILURE_WINDOW_SECONDS: env
+      .positiveInt(900)
+      .describe("the throttle's window, from the first failure"),
+    TRUST_PROXY: env
+      .boolean(false)
+      .describe(
+        'take the client address from `X-Forwarded-For` (only behind a proxy that sets it)',
+      ),
+    SHUTDOWN_TIMEOUT_MS: env.positiveInt(25_000).describe('bound on graceful shutdown'),
   })
   .superRefine(checkNatsTlsPair);
 

@@ -373,7 +373,7 @@ describe('user-service process', () => {
     await service.process.stop();
 
     const { execFile } = await import('node:child_process');
-    const migrate = fileURLToPath(new URL('../dist/migrate.js', import.meta.url));
+    const migrate = fileURLToPath(new URL('../dist/cli/migrate.js', import.meta.url));
     const run = () =>
       new Promise<string>((resolve, reject) =>
         execFile(
