@@ -7,14 +7,20 @@
  *   npm run build && npm run bench -w @signup-flow/messaging-service -- [--events 10000] [--concurrency 16]
  *     [--replicas 1,2] [--tracing off|on|both]
  *   (or `node services/messaging-service/bench/drain.ts` with Node 24, which runs TypeScript)
+ *     [--summary file.json]
+ *
+ * Beside each drain it measures the two ceilings the service cannot beat on this machine in the
+ * same run: how fast the SMTP sink accepts mail from a bare nodemailer pool (no ledger, no
+ * JetStream), and how fast a bare JetStream consumer takes and acks the same backlog (no work).
+ * `npm run bench` runs it with `--summary` and prints one table.
  */
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { createUserCreatedEvent, encodeEvent, STREAMS, SUBJECTS } from '@signup-flow/events';
 import {
@@ -30,6 +36,7 @@ import {
 } from '@signup-flow/local-stack';
 import { ensureStream } from '@signup-flow/nats';
 import { usersStreamConfig } from '@signup-flow/user-service/jetstream';
+import { createTransport } from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 
 const { values } = parseArgs({
@@ -39,6 +46,7 @@ const { values } = parseArgs({
     replicas: { type: 'string', default: '1,2' },
     /** `off`, `on` (every span exported to a real Jaeger) or `both`, to see what tracing costs. */
     tracing: { type: 'string', default: 'off' },
+    summary: { type: 'string' },
   },
 });
 const eventCount = Number(values.events);
@@ -202,8 +210,66 @@ async function drain(replicaCount: number, tracing: string) {
   };
 }
 
+/** Mail/s the sink accepts from a nodemailer pool as large as the service's, as many in flight. */
+async function smtpCeiling(messages: number): Promise<number> {
+  const transport = createTransport({
+    host: '127.0.0.1',
+    port: smtpPort,
+    secure: false,
+    ignoreTLS: true,
+    pool: true,
+    maxConnections: Math.min(Number(values.concurrency), 10),
+  });
+  const before = accepted;
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Number(values.concurrency) }, async () => {
+      while (next < messages) {
+        next += 1;
+        await transport.sendMail({
+          from: 'bench <bench@example.test>',
+          to: `ceiling-${next}@example.test`,
+          subject: 'Welcome to signup-flow, Bench User',
+          text: 'Hello Bench User, welcome.',
+          html: '<p>Hello Bench User, welcome.</p>',
+        });
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  transport.close();
+  return (accepted - before) / seconds;
+}
+
+/** Messages/s a bare durable pull consumer takes and acks from the same backlog, doing nothing. */
+async function jetstreamCeiling(): Promise<number> {
+  const durable = 'bench-bare-consumer';
+  await jsm.consumers.delete(STREAMS.users, durable).catch(() => undefined);
+  await jsm.consumers.add(STREAMS.users, { durable_name: durable, ack_policy: AckPolicy.Explicit });
+  const consumer = await js.consumers.get(STREAMS.users, durable);
+  const started = performance.now();
+  let taken = 0;
+  const messages = await consumer.consume({ max_messages: Number(values.concurrency) * 4 });
+  for await (const message of messages) {
+    message.ack();
+    taken += 1;
+    if (taken >= eventCount) break;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await jsm.consumers.delete(STREAMS.users, durable);
+  return taken / seconds;
+}
+
 let failed = false;
 try {
+  const ceilings = {
+    smtpAcceptsPerSecond: await smtpCeiling(Math.min(eventCount, 3000)),
+    jetstreamConsumeAckPerSecond: await jetstreamCeiling(),
+  };
+  console.log(
+    `ceilings: the SMTP sink accepts ${ceilings.smtpAcceptsPerSecond.toFixed(0)} mails/s from a bare nodemailer pool; a bare consumer takes and acks ${ceilings.jetstreamConsumeAckPerSecond.toFixed(0)} messages/s`,
+  );
   const results = [];
   for (const count of replicaCounts) {
     for (const tracing of tracingVariants) {
@@ -215,6 +281,17 @@ try {
   console.log(
     `(SEND_CONCURRENCY=${values.concurrency} per replica; timing from the first to the last accepted email)`,
   );
+  if (values.summary) {
+    await writeFile(
+      values.summary,
+      JSON.stringify({
+        events: eventCount,
+        concurrency: Number(values.concurrency),
+        ceilings,
+        results,
+      }),
+    );
+  }
 } catch (error) {
   failed = true;
   console.error(`benchmark failed: ${error}; logs kept in ${dir}`);

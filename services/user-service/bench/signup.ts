@@ -6,9 +6,11 @@
  * Jaeger, to show what tracing costs.
  *
  *   npm run build && npm exec -- node services/user-service/bench/signup.ts \
- *     [--concurrency 16] [--seconds 20] [--tracing off|on|both]
+ *     [--concurrency 16] [--seconds 20] [--tracing off|on|both] [--summary file.json]
+ *
+ * `npm run bench` runs it with `--summary` and prints its figures in one table with the others.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +33,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     seconds: { type: 'string', default: '20' },
     tracing: { type: 'string', default: 'both' },
+    summary: { type: 'string' },
   },
 });
 const concurrency = Number(values.concurrency);
@@ -80,6 +83,25 @@ if (variants.includes('on')) {
 
 let sequence = 0;
 
+/** What one phase measured; `npm run bench` reads these from the summary file. */
+interface SignupRun {
+  tracing: string;
+  signupsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  failures: number;
+  commitToPubAckP50Ms: number;
+  commitToPubAckP99Ms: number;
+  peakRssMiB: number;
+}
+const runs: SignupRun[] = [];
+
+/** The service's resident memory, from its own metrics. */
+async function rssBytes(baseUrl: string): Promise<number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  return Number(/^process_resident_memory_bytes (\S+)$/m.exec(text)?.[1] ?? 0);
+}
+
 async function measure(tracing: string): Promise<void> {
   const databaseUrl = await postgres.createDatabase(`users_bench_tracing_${tracing}`);
   const port = await freePort();
@@ -103,6 +125,14 @@ async function measure(tracing: string): Promise<void> {
   const baseUrl = `http://127.0.0.1:${port}`;
   try {
     await waitUntil('user-service', async () => (await fetch(`${baseUrl}/readyz`)).ok);
+    let peakRss = 0;
+    const sampler = setInterval(() => {
+      rssBytes(baseUrl)
+        .then((bytes) => {
+          peakRss = Math.max(peakRss, bytes);
+        })
+        .catch(() => undefined);
+    }, 250);
     const latencies: number[] = [];
     let failures = 0;
     const started = performance.now();
@@ -128,6 +158,8 @@ async function measure(tracing: string): Promise<void> {
       }),
     );
     const elapsed = (performance.now() - started) / 1000;
+    clearInterval(sampler);
+    peakRss = Math.max(peakRss, await rssBytes(baseUrl));
     latencies.sort((a, b) => a - b);
 
     const client = new pg.Client({ connectionString: databaseUrl });
@@ -148,8 +180,18 @@ async function measure(tracing: string): Promise<void> {
     );
     await client.end();
     const toPubAck = rows.map((row) => row.ms);
+    runs.push({
+      tracing,
+      signupsPerSecond: latencies.length / elapsed,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      failures,
+      commitToPubAckP50Ms: percentile(toPubAck, 50),
+      commitToPubAckP99Ms: percentile(toPubAck, 99),
+      peakRssMiB: peakRss / 2 ** 20,
+    });
     console.log(
-      `tracing ${tracing.padEnd(3)}: ${(latencies.length / elapsed).toFixed(1)} signups/s, p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, ${failures} failed; commit→PubAck p50 ${ms(percentile(toPubAck, 50))}, p99 ${ms(percentile(toPubAck, 99))} (${toPubAck.length} events)`,
+      `tracing ${tracing.padEnd(3)}: ${(latencies.length / elapsed).toFixed(1)} signups/s, p50 ${ms(percentile(latencies, 50))}, p99 ${ms(percentile(latencies, 99))}, ${failures} failed; commit→PubAck p50 ${ms(percentile(toPubAck, 50))}, p99 ${ms(percentile(toPubAck, 99))} (${toPubAck.length} events); peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
     );
   } finally {
     await service.stop();
@@ -165,6 +207,17 @@ try {
     `argon2id (m=19456, t=2, p=1): ${hashesPerSecond.toFixed(1)} hashes/s (signup's ceiling: one hash per signup)`,
   );
   for (const tracing of variants) await measure(tracing);
+  if (values.summary) {
+    await writeFile(
+      values.summary,
+      JSON.stringify({
+        cores: availableParallelism(),
+        concurrency,
+        argon2HashesPerSecond: hashesPerSecond,
+        runs,
+      }),
+    );
+  }
 } finally {
   await jaeger?.stop();
   await nats.stop();

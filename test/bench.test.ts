@@ -1,0 +1,40 @@
+/**
+ * `npm run bench` (README, "Performance"): both benchmarks run and one table comes out with every
+ * figure beside its ceiling and goal. Nothing here checks a speed: this machine is shared.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+describe('npm run bench', () => {
+  it('when run (quick), then it prints one table of every figure with its same-run ceiling and its goal', () => {
+    const result = spawnSync('npm', ['run', 'bench', '--', '--quick'], {
+      cwd: REPO,
+      encoding: 'utf8',
+      timeout: 600_000,
+    });
+    const output = `${result.stdout}${result.stderr}`;
+    expect(result.status, output).toBe(0);
+    const table = output.split('\n').filter((line) => line.startsWith('| '));
+    expect(table[0]).toMatch(/^\| figure +\| value +\| ceiling, same run +\| goal +\|$/);
+    const rows = table.slice(2).map((line) => line.split('|').map((cell) => cell.trim()));
+    expect(rows.map((row) => row[1])).toEqual([
+      'signups/s, tracing off (concurrency 16)',
+      'signups/s, tracing on',
+      'commit → PubAck at full load, p50 / p99 (ms)',
+      'user-service peak RSS, tracing off / on (MiB)',
+      'drain emails/s, tracing off (500-event backlog)',
+      'drain emails/s, tracing on',
+      'messaging-service peak RSS, tracing off / on (MiB)',
+      'signup → email p99 at 50 signups/s, tracing on',
+    ]);
+    // Every measured figure is a number (or two), and each ceiling was measured in this run.
+    for (const row of rows.slice(0, 7))
+      expect(row[2], row[1]).toMatch(/^\d+(\.\d+)?( \/ \d+(\.\d+)?)?$/);
+    expect(rows[0]?.[3]).toMatch(/^argon2id \d+(\.\d+)? hashes\/s → \d+ %$/);
+    expect(rows[4]?.[3]).toMatch(/^SMTP sink \d+\/s; bare JetStream consume\+ack \d+\/s$/);
+    expect(output).toMatch(/^machine: \d+ cores/m);
+  }, 660_000);
+});
