@@ -1,10 +1,10 @@
 /**
- * The live-install check (`helm test user-service`, or `npm run check-flow` against any install):
- * one synthetic signup through the whole flow. It signs a test user up, waits for the welcome email
- * (in Mailpit's API when MAILPIT_URL is set, else in the messaging-service's own metrics), finds
- * the signup's trace in Jaeger's query API when JAEGER_QUERY_URL is set, deletes what it created,
- * and prints what it verified. Exit status 0 when everything held, 1 when something did not, 2 on a
- * configuration error.
+ * The live-install check, one synthetic signup through the whole flow: `helm test user-service`
+ * runs it in the service's image, and `node dist/cli/check-signup-flow.js` against any install.
+ * It signs a test user up, waits for the welcome email (in Mailpit's API when MAILPIT_URL is set,
+ * else in the messaging-service's own metrics), finds the signup's trace in Jaeger's query API
+ * when JAEGER_QUERY_URL is set, deletes what it created, and prints what it verified. Exit status
+ * 0 when everything held, 1 when something did not, 2 on a configuration error.
  */
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
