@@ -1,3 +1,4 @@
+export { type BenchServers, startBenchServers } from './bench-servers.js';
 export { type DemoResult, type DemoUrls, runDemo } from './demo.js';
 export {
   type JaegerOnFreePorts,

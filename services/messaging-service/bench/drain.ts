@@ -15,25 +15,14 @@
  * `npm run bench` runs it with `--summary` and prints one table.
  */
 import { randomUUID } from 'node:crypto';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { createUserCreatedEvent, encodeEvent, STREAMS, SUBJECTS } from '@signup-flow/events';
-import {
-  ensureGoTool,
-  freePort,
-  GO_TOOLS,
-  type JaegerOnFreePorts,
-  ManagedProcess,
-  NatsServer,
-  PostgresServer,
-  startJaegerOnFreePorts,
-  waitUntil,
-} from '@signup-flow/local-stack';
+import { freePort, ManagedProcess, startBenchServers, waitUntil } from '@signup-flow/local-stack';
 import { ensureStream } from '@signup-flow/nats';
 import { usersStreamConfig } from '@signup-flow/user-service/jetstream';
 import { createTransport } from 'nodemailer';
@@ -56,21 +45,10 @@ const TELEMETRY = new URL('../../../packages/telemetry/dist/register.js', import
 const tracingVariants = values.tracing === 'both' ? ['off', 'on'] : [String(values.tracing)];
 const CONSUMER = 'messaging-service-welcome-email';
 
-const dir = await mkdtemp(join(tmpdir(), 'messaging-drain-bench-'));
-// PostgreSQL runs as its own user when we are root; it must be able to reach its folder.
-await chmod(dir, 0o755);
-const postgres = await PostgresServer.start({ dir: join(dir, 'pg') });
-const nats = await NatsServer.start({
-  binary: await ensureGoTool(GO_TOOLS.natsServer),
-  dir: join(dir, 'nats'),
+const servers = await startBenchServers('messaging-drain-bench', {
+  withJaeger: tracingVariants.includes('on'),
 });
-
-let otlpEndpoint = '';
-let jaeger: JaegerOnFreePorts | undefined;
-if (tracingVariants.includes('on')) {
-  jaeger = await startJaegerOnFreePorts(await ensureGoTool(GO_TOOLS.jaeger), dir);
-  otlpEndpoint = jaeger.otlpHttpEndpoint;
-}
+const { dir, postgres, nats, otlpEndpoint } = servers;
 
 let accepted = 0;
 let firstAt = 0;
@@ -299,8 +277,5 @@ try {
 } finally {
   await connection.close();
   await new Promise<void>((resolve) => sink.close(() => resolve()));
-  await jaeger?.stop();
-  await nats.stop();
-  await postgres.stop();
-  if (!failed) await rm(dir, { recursive: true, force: true });
+  await servers.stop(failed);
 }

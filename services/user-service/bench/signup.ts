@@ -10,22 +10,12 @@
  *
  * `npm run bench` runs it with `--summary` and prints its figures in one table with the others.
  */
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hash } from '@node-rs/argon2';
-import {
-  ensureGoTool,
-  freePort,
-  GO_TOOLS,
-  type JaegerOnFreePorts,
-  ManagedProcess,
-  NatsServer,
-  PostgresServer,
-  startJaegerOnFreePorts,
-  waitUntil,
-} from '@signup-flow/local-stack';
+import { freePort, ManagedProcess, startBenchServers, waitUntil } from '@signup-flow/local-stack';
 import pg from 'pg';
 
 const { values } = parseArgs({
@@ -66,20 +56,8 @@ async function argon2Ceiling(durationMs: number): Promise<number> {
   return hashes / (durationMs / 1000);
 }
 
-const dir = await mkdtemp(join(tmpdir(), 'signup-bench-'));
-// As root, PostgreSQL runs as the postgres user, which must be able to reach its folder.
-await chmod(dir, 0o755);
-const postgres = await PostgresServer.start({ dir: join(dir, 'pg') });
-const nats = await NatsServer.start({
-  binary: await ensureGoTool(GO_TOOLS.natsServer),
-  dir: join(dir, 'nats'),
-});
-let jaeger: JaegerOnFreePorts | undefined;
-let otlpEndpoint = '';
-if (variants.includes('on')) {
-  jaeger = await startJaegerOnFreePorts(await ensureGoTool(GO_TOOLS.jaeger), dir);
-  otlpEndpoint = jaeger.otlpHttpEndpoint;
-}
+const servers = await startBenchServers('signup-bench', { withJaeger: variants.includes('on') });
+const { dir, postgres, nats, otlpEndpoint } = servers;
 
 let sequence = 0;
 
@@ -219,8 +197,5 @@ try {
     );
   }
 } finally {
-  await jaeger?.stop();
-  await nats.stop();
-  await postgres.stop();
-  await rm(dir, { recursive: true, force: true });
+  await servers.stop();
 }

@@ -1,0 +1,51 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type JaegerOnFreePorts, startJaegerOnFreePorts } from './http-servers.js';
+import { NatsServer } from './nats-server.js';
+import { PostgresServer } from './postgres-server.js';
+import { ensureGoTool, GO_TOOLS } from './tools.js';
+
+/** The real servers a benchmark runs a service against, in a temporary folder of their own. */
+export interface BenchServers {
+  dir: string;
+  postgres: PostgresServer;
+  nats: NatsServer;
+  /** Only when tracing is measured. */
+  jaeger?: JaegerOnFreePorts;
+  /** For `OTEL_EXPORTER_OTLP_ENDPOINT`; empty without Jaeger. */
+  otlpEndpoint: string;
+  /** Stops everything; the folder (with the services' logs) is kept when `keepDir`. */
+  stop(keepDir?: boolean): Promise<void>;
+}
+
+/** PostgreSQL, nats-server with JetStream and, when `withJaeger`, Jaeger, on free loopback ports. */
+export async function startBenchServers(
+  name: string,
+  options: { withJaeger: boolean },
+): Promise<BenchServers> {
+  const dir = await mkdtemp(join(tmpdir(), `${name}-`));
+  // As root, PostgreSQL runs as the postgres user, which must be able to reach its folder.
+  await chmod(dir, 0o755);
+  const postgres = await PostgresServer.start({ dir: join(dir, 'pg') });
+  const nats = await NatsServer.start({
+    binary: await ensureGoTool(GO_TOOLS.natsServer),
+    dir: join(dir, 'nats'),
+  });
+  const jaeger = options.withJaeger
+    ? await startJaegerOnFreePorts(await ensureGoTool(GO_TOOLS.jaeger), dir)
+    : undefined;
+  return {
+    dir,
+    postgres,
+    nats,
+    ...(jaeger ? { jaeger } : {}),
+    otlpEndpoint: jaeger?.otlpHttpEndpoint ?? '',
+    async stop(keepDir = false) {
+      await jaeger?.stop();
+      await nats.stop();
+      await postgres.stop();
+      if (!keepDir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
