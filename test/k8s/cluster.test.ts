@@ -139,6 +139,15 @@ describe.runIf(canRun)('the charts and k8s/ on a real Kubernetes API server (kwo
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  /** A namespace labelled as k8s/namespaces.yaml labels `signup-flow` (Pod Security restricted). */
+  async function createRestrictedNamespace(name: string): Promise<void> {
+    await plane.kubectl(['create', 'namespace', name]);
+    await plane.kubectl([
+      ...['label', 'namespace', name],
+      ...Object.entries(releaseNamespaceLabels).map(([key, value]) => `${key}=${value}`),
+    ]);
+  }
+
   /**
    * helm against the control plane. A warning it relays from the API server fails the step, and so
    * does a refusal in `namespace` while it runs (helm --wait would only time out on it).
@@ -146,7 +155,8 @@ describe.runIf(canRun)('the charts and k8s/ on a real Kubernetes API server (kwo
   async function kubeHelm(args: string[], namespace: string, timeoutMs = 60_000) {
     const abort = new AbortController();
     let watching = true;
-    const refused = (async () => {
+    // Ends only by throwing: once helm is done the race is decided, and it waits for nothing.
+    const refused = (async (): Promise<never> => {
       while (watching) {
         const findings = auditFindings(await plane.auditEvents(), namespace);
         if (findings.length > 0) {
@@ -157,6 +167,7 @@ describe.runIf(canRun)('the charts and k8s/ on a real Kubernetes API server (kwo
         }
         await new Promise((resolve) => setTimeout(resolve, 1_000));
       }
+      return new Promise<never>(() => undefined);
     })();
     const result = await Promise.race([
       helm.run([...args, '--kubeconfig', plane.kubeconfig], timeoutMs, abort.signal),
@@ -168,7 +179,6 @@ describe.runIf(canRun)('the charts and k8s/ on a real Kubernetes API server (kwo
       .finally(() => {
         watching = false;
       });
-    if (!result) throw new Error('unreachable: the watch ends only by throwing');
     // client-go prints what the API server warns about through its warning handler (warnings.go).
     const warnings = result.stderr
       .split('\n')
@@ -207,13 +217,7 @@ describe.runIf(canRun)('the charts and k8s/ on a real Kubernetes API server (kwo
   }, 180_000);
 
   it('when a privileged pod is created in a restricted namespace, then it is refused and the audit check reports it, as it does a Deployment that templates one (negative control)', async () => {
-    await plane.kubectl(['create', 'namespace', 'negative-control']);
-    await plane.kubectl([
-      'label',
-      'namespace',
-      'negative-control',
-      ...Object.entries(releaseNamespaceLabels).map(([key, value]) => `${key}=${value}`),
-    ]);
+    await createRestrictedNamespace('negative-control');
     const container = {
       name: 'privileged',
       image: 'registry.example.com/anything:1',
@@ -271,13 +275,7 @@ describe.runIf(canRun)('the charts and k8s/ on a real Kubernetes API server (kwo
       '$chart with $name: installed with hooks, upgraded with rolled pods and a rerun hook, uninstalled to what helm.sh/resource-policy keeps',
       async (variant) => {
         const namespace = namespaceOf(variant);
-        await plane.kubectl(['create', 'namespace', namespace]);
-        await plane.kubectl([
-          'label',
-          'namespace',
-          namespace,
-          ...Object.entries(releaseNamespaceLabels).map(([key, value]) => `${key}=${value}`),
-        ]);
+        await createRestrictedNamespace(namespace);
         await createReadmeSecrets(plane, namespace);
         const chartDir = join(helm.chartsDir, variant.chart);
         const values = [
@@ -421,18 +419,24 @@ async function createReadmeSecrets(plane: ControlPlane, namespace: string): Prom
   await plane.apply(secrets.map((object) => JSON.stringify(object)).join('\n'));
 }
 
+let namespacedResources: Promise<string> | undefined;
+
 /**
  * What is left in the namespace besides what the test created (its Secrets) and what Kubernetes
  * puts in every namespace (the `default` ServiceAccount, `kube-root-ca.crt`, Events).
  */
 async function releaseLeftovers(plane: ControlPlane, namespace: string): Promise<string[]> {
-  const resources = (
-    await plane.kubectl(['api-resources', '--verbs=list', '--namespaced', '-o', 'name'])
-  )
-    .split('\n')
-    .filter((resource) => resource && !/^events(\.events\.k8s\.io)?$/.test(resource));
+  // Every CRD is installed before the first variant, so the list is the same for every call.
+  namespacedResources ??= plane
+    .kubectl(['api-resources', '--verbs=list', '--namespaced', '-o', 'name'])
+    .then((out) =>
+      out
+        .split('\n')
+        .filter((resource) => resource && !/^events(\.events\.k8s\.io)?$/.test(resource))
+        .join(','),
+    );
   const out = await plane.kubectl([
-    ...['-n', namespace, 'get', resources.join(','), '--ignore-not-found'],
+    ...['-n', namespace, 'get', await namespacedResources, '--ignore-not-found'],
     ...['-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}{"\\n"}{end}'],
   ]);
   const ours = new Set([

@@ -31,6 +31,12 @@ export {
   problemDetails,
   toProblem,
 } from './problem.js';
-export { EXIT_STATUS, type MainOptions, runMain, type StartedService } from './run-main.js';
+export {
+  EXIT_STATUS,
+  type MainOptions,
+  type MainSettings,
+  runMain,
+  type StartedService,
+} from './run-main.js';
 export { createServiceApp, type ServiceAppOptions } from './service-app.js';
 export { exitOnSignal, type ShutdownOptions } from './shutdown.js';

@@ -21,14 +21,18 @@ export interface StartedService {
   failure?: Promise<unknown>;
 }
 
-export interface MainOptions<Settings> {
+/** What `runMain` itself reads of a service's settings. */
+export interface MainSettings {
+  logLevel: string;
+  /** The whole shutdown's budget; what the service may spend finishing work is 5 s less. */
+  shutdownTimeoutMs: number;
+}
+
+export interface MainOptions<Settings extends MainSettings> {
   /** The service's name, the first word of every line it prints before its logger exists. */
   service: string;
   /** Reads and validates the environment; throws {@link ConfigError}. */
   settings(): Settings;
-  logLevel(settings: Settings): string;
-  /** The whole shutdown's budget; what the service may spend finishing work is 5 s less. */
-  shutdownTimeoutMs(settings: Settings): number;
   start(settings: Settings, logger: Logger): Promise<StartedService>;
   /** After the service has stopped (e.g. flushing telemetry). */
   afterStop?(): Promise<void>;
@@ -42,7 +46,9 @@ const CLOSE_MARGIN_MS = 5_000;
  * prints before exiting is one line, scrubbed of email addresses (driver errors can quote them, and
  * URLs with credentials are never part of a message), never a stack trace.
  */
-export async function runMain<Settings>(options: MainOptions<Settings>): Promise<void> {
+export async function runMain<Settings extends MainSettings>(
+  options: MainOptions<Settings>,
+): Promise<void> {
   let settings: Settings;
   try {
     settings = options.settings();
@@ -51,7 +57,7 @@ export async function runMain<Settings>(options: MainOptions<Settings>): Promise
     process.stderr.write(`${options.service}: ${safeOneLine(reason(error))}\n`);
     process.exit(invalid ? EXIT_STATUS.invalidConfiguration : EXIT_STATUS.failed);
   }
-  const logger = createLogger({ service: options.service, level: options.logLevel(settings) });
+  const logger = createLogger({ service: options.service, level: settings.logLevel });
 
   let service: StartedService;
   try {
@@ -65,7 +71,7 @@ export async function runMain<Settings>(options: MainOptions<Settings>): Promise
     process.exit(EXIT_STATUS.failed);
   });
 
-  const timeoutMs = options.shutdownTimeoutMs(settings);
+  const timeoutMs = settings.shutdownTimeoutMs;
   exitOnSignal(
     async () => {
       await service.stop(Math.max(1_000, timeoutMs - CLOSE_MARGIN_MS));

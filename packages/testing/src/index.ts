@@ -5,7 +5,7 @@
  * browser, and the JetStream helpers several suites need.
  */
 export { BROWSER_INSTALL_HINT, BROWSERS, locateBrowser, renderedDom } from './browser.js';
-export { documentedMeanings, documentedVariables } from './docs.js';
+export { describeConfigTable, documentedMeanings } from './docs.js';
 export { createTestDatabase, onTestFileEnd, startNatsServer } from './harness.js';
 export {
   createUsersStream,

@@ -7,8 +7,6 @@ import { SERVICE_NAME, startMessagingService } from './service.js';
 await runMain({
   service: SERVICE_NAME,
   settings: () => loadSettings(),
-  logLevel: (settings) => settings.logLevel,
-  shutdownTimeoutMs: (settings) => settings.shutdownTimeoutMs,
   start: startMessagingService,
   afterStop: shutdownTelemetry,
 });

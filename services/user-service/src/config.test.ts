@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '@signup-flow/service-runtime';
-import { documentedMeanings, documentedVariables } from '@signup-flow/testing';
+import { describeConfigTable } from '@signup-flow/testing';
 import { describe, expect, it } from 'vitest';
 import { configSchema, loadSettings } from './config.js';
 
@@ -46,17 +46,4 @@ describe('configuration', () => {
   });
 });
 
-describe('the README’s configuration table', () => {
-  it('when compared with the schema, then it documents exactly the variables the service reads', () => {
-    const readme = fileURLToPath(new URL('../README.md', import.meta.url));
-    expect(documentedVariables(readme).sort()).toEqual(Object.keys(configSchema.shape).sort());
-  });
-
-  it('when compared with the schema, then each variable’s meaning is the description the schema gives it', () => {
-    const readme = fileURLToPath(new URL('../README.md', import.meta.url));
-    const described = Object.fromEntries(
-      Object.entries(configSchema.shape).map(([name, schema]) => [name, schema.description]),
-    );
-    expect(documentedMeanings(readme)).toEqual(described);
-  });
-});
+describeConfigTable(fileURLToPath(new URL('../README.md', import.meta.url)), configSchema.shape);

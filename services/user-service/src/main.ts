@@ -7,8 +7,6 @@ import { SERVICE_NAME, startUserService } from './service.js';
 await runMain({
   service: SERVICE_NAME,
   settings: () => loadSettings(),
-  logLevel: (settings) => settings.logLevel,
-  shutdownTimeoutMs: (settings) => settings.shutdownTimeoutMs,
   start: startUserService,
   afterStop: shutdownTelemetry,
 });

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, ManagedProcess, StopWaiting, waitUntil } from '@signup-flow/local-stack';
@@ -76,6 +76,11 @@ export class ControlPlane {
   readonly #processes: ManagedProcess[] = [];
   /** Audit events from before the control plane was ready (its own bootstrapping races). */
   #bootstrapEvents = 0;
+  /** The audit log as read so far: its events, where reading stopped, an unfinished last line. */
+  readonly #events: AuditEvent[] = [];
+  #auditBytesRead = 0;
+  #unfinishedLine = Buffer.alloc(0);
+  #auditReading: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly dir: string,
@@ -233,18 +238,18 @@ export class ControlPlane {
   }
 
   #spawn(name: string, command: string, args: string[]): ManagedProcess {
-    const process = new ManagedProcess({
+    const child = new ManagedProcess({
       name,
       command,
       args,
       logFile: join(this.dir, `${name}.log`),
     });
-    this.#processes.push(process);
-    return process;
+    this.#processes.push(child);
+    return child;
   }
 
   async #waitFor(
-    process: ManagedProcess | undefined,
+    waitingOn: ManagedProcess | undefined,
     what: string,
     probe: () => Promise<boolean>,
     timeoutMs = 30_000,
@@ -262,7 +267,7 @@ export class ControlPlane {
         250,
       );
     } catch (error) {
-      const gone = this.#processes.find((started) => !started.running) ?? process;
+      const gone = this.#processes.find((started) => !started.running) ?? waitingOn;
       const log = gone ? `\n${gone.name}'s log:\n${await gone.finalLogTail(30)}` : '';
       throw new Error(`${(error as Error).message}${log}`);
     }
@@ -354,19 +359,40 @@ export class ControlPlane {
     return parts.join('\n');
   }
 
-  /** The audit log since the control plane was ready, parsed. */
-  async auditEvents(): Promise<AuditEvent[]> {
-    const text = await readFile(this.auditLog, 'utf8').catch(() => '');
-    return text
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .slice(this.#bootstrapEvents)
-      .map((line) => JSON.parse(line) as AuditEvent);
+  /**
+   * The audit log since the control plane was ready, parsed. Concurrent callers (one watch per
+   * chart variant) share one reader, which parses only what was appended since the last call.
+   */
+  async auditEvents(): Promise<readonly AuditEvent[]> {
+    this.#auditReading = this.#auditReading.then(() => this.#readAppendedEvents());
+    await this.#auditReading;
+    return this.#events.slice(this.#bootstrapEvents);
+  }
+
+  async #readAppendedEvents(): Promise<void> {
+    const file = await open(this.auditLog, 'r').catch(() => undefined);
+    if (!file) return;
+    try {
+      const { size } = await file.stat();
+      if (size <= this.#auditBytesRead) return;
+      const appended = Buffer.alloc(size - this.#auditBytesRead);
+      await file.read(appended, 0, appended.length, this.#auditBytesRead);
+      this.#auditBytesRead = size;
+      const data = Buffer.concat([this.#unfinishedLine, appended]);
+      const end = data.lastIndexOf(0x0a);
+      this.#unfinishedLine = Buffer.from(data.subarray(end + 1));
+      if (end < 0) return;
+      for (const line of data.subarray(0, end).toString('utf8').split('\n')) {
+        if (line.trim() !== '') this.#events.push(JSON.parse(line) as AuditEvent);
+      }
+    } finally {
+      await file.close();
+    }
   }
 
   /** Stops every process, the last started first. */
   async stop(): Promise<void> {
-    for (const process of [...this.#processes].reverse()) await process.stop(5_000);
+    for (const child of [...this.#processes].reverse()) await child.stop(5_000);
   }
 }
 
