@@ -49,3 +49,11 @@ export async function startBenchServers(
     },
   };
 }
+
+/**
+ * Node's flags that make a benchmarked service write a V8 CPU profile into `dir` as it exits
+ * (open it in Chrome DevTools or speedscope as a flame graph); none without a folder.
+ */
+export function cpuProfileFlags(dir: string | undefined, name: string): string[] {
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+}

@@ -1,4 +1,4 @@
-export { type BenchServers, startBenchServers } from './bench-servers.js';
+export { type BenchServers, cpuProfileFlags, startBenchServers } from './bench-servers.js';
 export { type DemoResult, type DemoUrls, runDemo } from './demo.js';
 export {
   type JaegerOnFreePorts,
@@ -11,6 +11,7 @@ export {
   startMailpit,
   startPrometheus,
 } from './http-servers.js';
+export { type LoadOptions, type LoadProgress, runLoad } from './load.js';
 export { ManagedProcess, type ManagedProcessOptions } from './managed-process.js';
 export { type NatsOperatorTrust, NatsServer, type NatsServerOptions } from './nats-server.js';
 export { freePort, isPortOpen, StopWaiting, waitUntil } from './ports.js';

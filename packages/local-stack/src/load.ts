@@ -10,6 +10,8 @@ export interface LoadOptions {
   maxInFlight?: number;
   /** Called about once a second, and once at the end. */
   report: (progress: LoadProgress) => void;
+  /** Called with each answer: which address signed up, when it was sent (epoch ms), the status. */
+  onAnswer?: (answer: { email: string; sentAtEpochMs: number; status: number }) => void;
 }
 
 export interface LoadProgress {
@@ -68,19 +70,22 @@ export async function runLoad(options: LoadOptions): Promise<LoadProgress> {
   };
 
   const signUp = async (n: number): Promise<void> => {
+    const email = `load-${run}-${n}@example.test`;
+    const sentAtEpochMs = Date.now();
     const began = performance.now();
     try {
       const response = await fetch(`${options.api}/v1/users`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
-          email: `load-${run}-${n}@example.test`,
+          email,
           password: 'load test password',
           name: `Load ${n}`,
         }),
       });
       await response.arrayBuffer();
       latencies.push(performance.now() - began);
+      options.onAnswer?.({ email, sentAtEpochMs, status: response.status });
       if (response.status === 201) created++;
       else errorsByStatus[response.status] = (errorsByStatus[response.status] ?? 0) + 1;
     } catch {

@@ -22,7 +22,13 @@ import { parseArgs } from 'node:util';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { createUserCreatedEvent, encodeEvent, STREAMS, SUBJECTS } from '@signup-flow/events';
-import { freePort, ManagedProcess, startBenchServers, waitUntil } from '@signup-flow/local-stack';
+import {
+  cpuProfileFlags,
+  freePort,
+  ManagedProcess,
+  startBenchServers,
+  waitUntil,
+} from '@signup-flow/local-stack';
 import { ensureStream } from '@signup-flow/nats';
 import { usersStreamConfig } from '@signup-flow/user-service/jetstream';
 import { createTransport } from 'nodemailer';
@@ -36,6 +42,8 @@ const { values } = parseArgs({
     /** `off`, `on` (every span exported to a real Jaeger) or `both`, to see what tracing costs. */
     tracing: { type: 'string', default: 'off' },
     summary: { type: 'string' },
+    /** A folder: each replica then writes a V8 CPU profile there as it stops (`--cpu-prof`). */
+    'cpu-prof': { type: 'string' },
   },
 });
 const eventCount = Number(values.events);
@@ -147,7 +155,15 @@ async function drain(replicaCount: number, tracing: string) {
       process: new ManagedProcess({
         name: `messaging-service-${i}`,
         command: process.execPath,
-        args: ['--import', TELEMETRY, MAIN_JS],
+        args: [
+          ...cpuProfileFlags(
+            values['cpu-prof'],
+            `messaging-service-${replicaCount}-${i}-tracing-${tracing}`,
+          ),
+          '--import',
+          TELEMETRY,
+          MAIN_JS,
+        ],
         env: {
           ...process.env,
           PORT: String(port),

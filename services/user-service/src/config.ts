@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import {
   checkNatsTlsPair,
   type NatsSettings,
@@ -84,6 +85,11 @@ export const configSchema = z
     LOGIN_FAILURE_WINDOW_SECONDS: env
       .positiveInt(900)
       .describe("the throttle's window, from the first failure"),
+    PASSWORD_HASH_CONCURRENCY: env
+      .positiveInt(availableParallelism())
+      .describe(
+        'argon2id hashes computed at once, 19 MiB each (default: the CPUs this process may use); more wait their turn',
+      ),
     TRUST_PROXY: env
       .boolean(false)
       .describe(
@@ -125,6 +131,7 @@ export interface Settings {
     ttlSeconds: number;
   };
   loginThrottle: LoginThrottleLimits;
+  passwordHashConcurrency: number;
   trustProxy: boolean;
   shutdownTimeoutMs: number;
 }
@@ -164,6 +171,7 @@ export function settingsFromConfig(config: Config): Settings {
       perClient: config.LOGIN_MAX_FAILURES_PER_CLIENT,
       windowSeconds: config.LOGIN_FAILURE_WINDOW_SECONDS,
     },
+    passwordHashConcurrency: config.PASSWORD_HASH_CONCURRENCY,
     trustProxy: config.TRUST_PROXY,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
   };

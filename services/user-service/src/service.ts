@@ -97,7 +97,7 @@ export async function startUserService(settings: Settings, logger: Logger): Prom
   let draining = false;
   const app = createApp({
     users: createUserStore(db),
-    hasher: await createPasswordHasher(),
+    hasher: await createPasswordHasher(settings.passwordHashConcurrency),
     issueToken: createTokenIssuer({ ...settings.jwt, secret: jwtSecret }),
     verifyToken: createTokenVerifier({
       secrets: [jwtSecret, ...(settings.jwt.previousSecret ? [settings.jwt.previousSecret] : [])],

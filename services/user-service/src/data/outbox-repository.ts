@@ -34,8 +34,9 @@ interface OutboxRow {
   last_error: string | null;
 }
 
-export async function appendEvent(trx: Knex.Transaction, event: NewOutboxEvent): Promise<void> {
-  await trx<OutboxRow>('outbox').insert({
+/** The insert of a new event, to run alone or inside a larger statement. */
+export function appendEvent(db: Knex, event: NewOutboxEvent): Knex.QueryBuilder {
+  return db<OutboxRow>('outbox').insert({
     event_id: event.eventId,
     aggregate_id: event.aggregateId,
     subject: event.subject,

@@ -27,8 +27,9 @@ export function isDuplicateEmail(error: unknown): boolean {
   return pgError.code === UNIQUE_VIOLATION && pgError.constraint === EMAIL_INDEX;
 }
 
-export async function insertUser(db: Knex, user: StoredUser): Promise<void> {
-  await db<UserRow>('users').insert({
+/** The insert of a new user, to run alone or inside a larger statement. */
+export function insertUser(db: Knex, user: StoredUser): Knex.QueryBuilder {
+  return db<UserRow>('users').insert({
     id: user.id,
     email: user.email,
     name: user.name,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
+import pLimit from 'p-limit';
 
 /**
  * argon2id with OWASP's recommended minimum (Password Storage Cheat Sheet): 19 MiB of memory,
@@ -23,13 +24,21 @@ export interface PasswordHasher {
   verifyNothing(password: string): Promise<false>;
 }
 
-export async function createPasswordHasher(): Promise<PasswordHasher> {
+/**
+ * At most `concurrency` hashes run at once; the rest wait in line without memory of their own.
+ * Unbounded, every request in flight would take a libuv thread (four by default, whatever the
+ * CPUs): on two cores four hashes and the event loop fight over the CPU, and each hash holds its
+ * 19 MiB until it ends.
+ */
+export async function createPasswordHasher(concurrency: number): Promise<PasswordHasher> {
+  const limited = pLimit(concurrency);
   const dummyHash = await hash(randomBytes(32).toString('hex'), ARGON2ID_PARAMETERS);
   return {
-    hash: (password) => hash(password, ARGON2ID_PARAMETERS),
-    verify: (passwordHash, password) => verify(passwordHash, password).catch(() => false),
+    hash: (password) => limited(() => hash(password, ARGON2ID_PARAMETERS)),
+    verify: (passwordHash, password) =>
+      limited(() => verify(passwordHash, password)).catch(() => false),
     async verifyNothing(password) {
-      await verify(dummyHash, password).catch(() => false);
+      await limited(() => verify(dummyHash, password)).catch(() => false);
       return false;
     },
   };
