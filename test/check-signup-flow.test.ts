@@ -17,10 +17,10 @@ import {
   startMailpit,
 } from '@signup-flow/local-stack';
 import {
-  createTestDatabase,
   onTestFileEnd,
-  type ServedService,
+  type SignupFlow,
   serve,
+  serveSignupFlow,
   startDroppingServer,
   startNatsServer,
 } from '@signup-flow/testing';
@@ -55,18 +55,12 @@ interface MailpitMessages {
 }
 
 describe('the live-install check (helm test), against the running flow', () => {
-  let users: ServedService;
-  let messaging: ServedService;
+  let flow: SignupFlow;
   let mailpitUrl: string;
   let jaegerUrl: string;
-  let usersDatabase: string;
-  let messagingDatabase: string;
-  let natsUrl: string;
-  let logDir: string;
 
   beforeAll(async () => {
     const dir = await mkdtemp(join(tmpdir(), 'signup-flow-check-'));
-    logDir = dir;
     const [smtpPort, httpPort] = [await freePort(), await freePort()];
     const mailpit = await startMailpit({
       binary: await ensureGoTool(GO_TOOLS.mailpit),
@@ -80,31 +74,13 @@ describe('the live-install check (helm test), against the running flow', () => {
     onTestFileEnd(() => jaeger.stop());
     jaegerUrl = jaeger.queryUrl;
 
-    const nats = await startNatsServer();
-    natsUrl = nats.url;
-    messagingDatabase = await createTestDatabase('check_messaging');
-    const tracing = {
-      OTEL_SDK_DISABLED: 'false',
-      OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpHttpEndpoint,
-      OTEL_BSP_SCHEDULE_DELAY: '100',
-    };
-    usersDatabase = await createTestDatabase('check_users');
-    users = await serve(
-      'user-service',
-      { ...tracing, DATABASE_URL: usersDatabase, NATS_URL: nats.url },
-      dir,
-    );
-    messaging = await serve(
-      'messaging-service',
-      {
-        ...tracing,
-        DATABASE_URL: messagingDatabase,
-        NATS_URL: nats.url,
-        SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
-        MAIL_FROM: 'signup-flow <welcome@signup-flow.test>',
-      },
-      dir,
-    );
+    flow = await serveSignupFlow({
+      name: 'check',
+      natsUrl: (await startNatsServer()).url,
+      smtpUrl: `smtp://127.0.0.1:${smtpPort}`,
+      logDir: dir,
+      traceEndpoint: jaeger.otlpHttpEndpoint,
+    });
   });
 
   async function inboxCount(): Promise<number> {
@@ -114,7 +90,7 @@ describe('the live-install check (helm test), against the running flow', () => {
 
   it('when Mailpit and Jaeger are configured, then it verifies signup, email and trace, deletes what it made, and says so', async () => {
     const result = await check({
-      USER_SERVICE_URL: users.baseUrl,
+      USER_SERVICE_URL: flow.users.baseUrl,
       MAILPIT_URL: mailpitUrl,
       JAEGER_QUERY_URL: jaegerUrl,
     });
@@ -134,7 +110,7 @@ describe('the live-install check (helm test), against the running flow', () => {
     expect(await inboxCount()).toBe(0);
     const userId = /\(([0-9a-f-]{36})\)/.exec(lines[0] ?? '')?.[1];
     const { default: pg } = await import('pg');
-    const client = new pg.Client({ connectionString: usersDatabase });
+    const client = new pg.Client({ connectionString: flow.users.databaseUrl });
     await client.connect();
     try {
       const { rowCount } = await client.query('SELECT 1 FROM users WHERE id = $1', [userId]);
@@ -146,8 +122,8 @@ describe('the live-install check (helm test), against the running flow', () => {
 
   it('when only the messaging-service is given, then it counts the email in its metrics', async () => {
     const result = await check({
-      USER_SERVICE_URL: users.baseUrl,
-      MESSAGING_SERVICE_URL: messaging.baseUrl,
+      USER_SERVICE_URL: flow.users.baseUrl,
+      MESSAGING_SERVICE_URL: flow.messaging.baseUrl,
     });
 
     expect(result.code, result.output).toBe(0);
@@ -158,7 +134,7 @@ describe('the live-install check (helm test), against the running flow', () => {
   }, 150_000);
 
   it('when neither an inbox nor the messaging-service is given, then it refuses to start (exit 2) and signs nobody up', async () => {
-    const result = await check({ USER_SERVICE_URL: users.baseUrl });
+    const result = await check({ USER_SERVICE_URL: flow.users.baseUrl });
 
     expect(result.code).toBe(2);
     expect(result.output.trim()).toBe(
@@ -168,18 +144,13 @@ describe('the live-install check (helm test), against the running flow', () => {
 
   it('when the welcome email never comes (the mail server drops every connection), then it fails (exit 1) saying what did not happen, and still cleans up', async () => {
     // The same service, now with a mail server that never takes a message.
-    await messaging.process.stop();
+    await flow.messaging.process.stop();
     const deadMailServer = await startDroppingServer();
     onTestFileEnd(() => deadMailServer.stop());
     const stuck = await serve(
       'messaging-service',
-      {
-        DATABASE_URL: messagingDatabase,
-        NATS_URL: natsUrl,
-        SMTP_URL: deadMailServer.url,
-        MAIL_FROM: 'signup-flow <welcome@signup-flow.test>',
-      },
-      logDir,
+      { ...flow.messaging.env, SMTP_URL: deadMailServer.url },
+      flow.logDir,
     );
 
     const places: Record<string, string>[] = [
@@ -188,7 +159,7 @@ describe('the live-install check (helm test), against the running flow', () => {
     ];
     for (const where of places) {
       const result = await check({
-        USER_SERVICE_URL: users.baseUrl,
+        USER_SERVICE_URL: flow.users.baseUrl,
         CHECK_TIMEOUT_MS: '5000',
         ...where,
       });

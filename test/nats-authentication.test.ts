@@ -6,11 +6,11 @@ import { waitUntil } from '@signup-flow/local-stack';
 import {
   createTestDatabase,
   issueCredentials,
-  onTestFileEnd,
-  SmtpSink,
   serve,
+  serveSignupFlow,
   signUp,
   startNatsServer,
+  startSmtpSink,
   untrustedCredentials,
 } from '@signup-flow/testing';
 import { describe, expect, it } from 'vitest';
@@ -26,31 +26,17 @@ describe('NATS authentication with NATS_USER and NATS_PASSWORD', () => {
     await expect(connect({ servers: nats.url, reconnect: false })).rejects.toThrow(
       /authorization/i,
     );
-    const sink = await SmtpSink.start();
-    onTestFileEnd(() => sink.stop());
-    const logDir = await mkdtemp(join(tmpdir(), 'signup-flow-nats-auth-'));
-    const users = await serve(
-      'user-service',
-      {
-        DATABASE_URL: await createTestDatabase('auth_users'),
-        NATS_URL: nats.url,
-        NATS_USER: 'user-service',
-        NATS_PASSWORD: 'user-service-test-password',
-      },
-      logDir,
-    );
-    await serve(
-      'messaging-service',
-      {
-        DATABASE_URL: await createTestDatabase('auth_messaging'),
-        NATS_URL: nats.url,
+    const sink = await startSmtpSink();
+    const { users } = await serveSignupFlow({
+      name: 'auth',
+      natsUrl: nats.url,
+      smtpUrl: sink.url,
+      userServiceEnv: { NATS_USER: 'user-service', NATS_PASSWORD: 'user-service-test-password' },
+      messagingServiceEnv: {
         NATS_USER: 'messaging-service',
         NATS_PASSWORD: 'messaging-service-test-password',
-        SMTP_URL: sink.url,
-        MAIL_FROM: 'signup-flow <welcome@signup-flow.test>',
       },
-      logDir,
-    );
+    });
 
     const response = await signUp(users.baseUrl, 'authenticated@example.test');
 
@@ -64,22 +50,11 @@ describe('NATS authentication with NATS_USER and NATS_PASSWORD', () => {
   it('when the password is wrong, then the service reports NATS down instead of pretending', async () => {
     const nats = await startNatsServer({ users: USERS });
     const logDir = await mkdtemp(join(tmpdir(), 'signup-flow-nats-auth-wrong-'));
-    const users = await serve(
-      'user-service',
-      {
-        DATABASE_URL: await createTestDatabase('auth_wrong'),
-        NATS_URL: nats.url,
-        NATS_USER: 'user-service',
-        NATS_PASSWORD: 'not-the-password',
-      },
-      logDir,
-    );
 
-    const readiness = (await (await fetch(`${users.baseUrl}/readyz`)).json()) as {
-      dependencies: Record<string, string>;
-    };
-    expect(readiness.dependencies.nats).toBe('down');
-    await expectRefusalLogged(users.process.logFile);
+    await expectLoginRefused(nats.url, logDir, {
+      NATS_USER: 'user-service',
+      NATS_PASSWORD: 'not-the-password',
+    });
   });
 });
 
@@ -94,28 +69,15 @@ describe('NATS authentication with NATS_CREDS (a .creds file: user JWT and nkey 
     for (const [name, content] of Object.entries(creds)) {
       await writeFile(join(dir, `${name}.creds`), content, { mode: 0o600 });
     }
-    const sink = await SmtpSink.start();
-    onTestFileEnd(() => sink.stop());
-    const users = await serve(
-      'user-service',
-      {
-        DATABASE_URL: await createTestDatabase('creds_users'),
-        NATS_URL: nats.url,
-        NATS_CREDS: join(dir, 'user-service.creds'),
-      },
-      dir,
-    );
-    await serve(
-      'messaging-service',
-      {
-        DATABASE_URL: await createTestDatabase('creds_messaging'),
-        NATS_URL: nats.url,
-        NATS_CREDS: join(dir, 'messaging-service.creds'),
-        SMTP_URL: sink.url,
-        MAIL_FROM: 'signup-flow <welcome@signup-flow.test>',
-      },
-      dir,
-    );
+    const sink = await startSmtpSink();
+    const { users } = await serveSignupFlow({
+      name: 'creds',
+      natsUrl: nats.url,
+      smtpUrl: sink.url,
+      logDir: dir,
+      userServiceEnv: { NATS_CREDS: join(dir, 'user-service.creds') },
+      messagingServiceEnv: { NATS_CREDS: join(dir, 'messaging-service.creds') },
+    });
 
     const response = await signUp(users.baseUrl, 'credentialed@example.test');
 
@@ -130,28 +92,31 @@ describe('NATS authentication with NATS_CREDS (a .creds file: user JWT and nkey 
     await writeFile(join(dir, 'stranger.creds'), await untrustedCredentials('stranger'), {
       mode: 0o600,
     });
-    const users = await serve(
-      'user-service',
-      {
-        DATABASE_URL: await createTestDatabase('creds_untrusted'),
-        NATS_URL: nats.url,
-        NATS_CREDS: join(dir, 'stranger.creds'),
-      },
-      dir,
-    );
 
-    const readiness = (await (await fetch(`${users.baseUrl}/readyz`)).json()) as {
-      dependencies: Record<string, string>;
-    };
-    expect(readiness.dependencies.nats).toBe('down');
-    await expectRefusalLogged(users.process.logFile);
+    await expectLoginRefused(nats.url, dir, { NATS_CREDS: join(dir, 'stranger.creds') });
   });
 });
 
-/** The service says why it has no NATS connection, instead of retrying in silence. */
-async function expectRefusalLogged(logFile: string): Promise<void> {
+/**
+ * A user-service logging in to NATS with `login` starts, reports NATS down (instead of pretending)
+ * and says why it has no connection (instead of retrying in silence).
+ */
+async function expectLoginRefused(
+  natsUrl: string,
+  logDir: string,
+  login: Record<string, string>,
+): Promise<void> {
+  const users = await serve(
+    'user-service',
+    { DATABASE_URL: await createTestDatabase('auth_refused'), NATS_URL: natsUrl, ...login },
+    logDir,
+  );
+  const readiness = (await (await fetch(`${users.baseUrl}/readyz`)).json()) as {
+    dependencies: Record<string, string>;
+  };
+  expect(readiness.dependencies.nats).toBe('down');
   await waitUntil('the refused NATS login in the log', async () => {
-    const refusals = (await readFile(logFile, 'utf8'))
+    const refusals = (await readFile(users.process.logFile, 'utf8'))
       .split('\n')
       .filter((line) => line.includes('cannot connect to NATS'));
     return refusals.some((line) => /authorization/i.test(line));

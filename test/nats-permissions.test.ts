@@ -1,6 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS, SUBJECTS } from '@signup-flow/events';
@@ -8,12 +6,11 @@ import type { NatsServer } from '@signup-flow/local-stack';
 import { waitUntil } from '@signup-flow/local-stack';
 import { NATS_PERMISSIONS } from '@signup-flow/nats';
 import {
-  createTestDatabase,
-  onTestFileEnd,
-  SmtpSink,
-  serve,
+  type SmtpSink,
+  serveSignupFlow,
   signUp,
   startNatsServer,
+  startSmtpSink,
 } from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -38,36 +35,23 @@ beforeAll(async () => {
       permissions,
     })),
   });
-  sink = await SmtpSink.start();
-  onTestFileEnd(() => sink.stop());
-  sink.behaviour = (attempt) =>
-    attempt.to.includes(REFUSED)
-      ? { kind: 'reject', code: 550, message: 'no such mailbox' }
-      : { kind: 'accept' };
-  const logDir = await mkdtemp(join(tmpdir(), 'signup-flow-nats-permissions-'));
-  const login = (user: keyof typeof PASSWORDS) => ({
-    NATS_URL: nats.url,
-    NATS_USER: user,
-    NATS_PASSWORD: PASSWORDS[user],
-  });
+  sink = await startSmtpSink();
+  sink.refuseRecipient(REFUSED, { code: 550, message: 'no such mailbox' });
   userService = (
-    await serve(
-      'user-service',
-      { DATABASE_URL: await createTestDatabase('perm_users'), ...login('user-service') },
-      logDir,
-    )
-  ).baseUrl;
-  await serve(
-    'messaging-service',
-    {
-      DATABASE_URL: await createTestDatabase('perm_messaging'),
-      ...login('messaging-service'),
-      SMTP_URL: sink.url,
-      MAIL_FROM: 'signup-flow <welcome@signup-flow.test>',
-    },
-    logDir,
-  );
+    await serveSignupFlow({
+      name: 'perm',
+      natsUrl: nats.url,
+      smtpUrl: sink.url,
+      userServiceEnv: login('user-service'),
+      messagingServiceEnv: login('messaging-service'),
+    })
+  ).users.baseUrl;
 });
+
+/** What a service sets to log in to NATS as its own user. */
+function login(user: keyof typeof PASSWORDS): Record<string, string> {
+  return { NATS_USER: user, NATS_PASSWORD: PASSWORDS[user] };
+}
 
 async function signUpAs(email: string): Promise<void> {
   expect((await signUp(userService, email)).status).toBe(201);
@@ -97,31 +81,13 @@ describe('NATS least privilege: each service as its own user, with only the perm
   });
 
   it('when a new version of each service changes its stream’s settings, then each may update its own stream', async () => {
-    const logDir = await mkdtemp(join(tmpdir(), 'signup-flow-nats-permissions-update-'));
-    await serve(
-      'user-service',
-      {
-        DATABASE_URL: await createTestDatabase('perm_users_v2'),
-        NATS_URL: nats.url,
-        NATS_USER: 'user-service',
-        NATS_PASSWORD: PASSWORDS['user-service'],
-        USERS_STREAM_MAX_AGE_SECONDS: '86400',
-      },
-      logDir,
-    );
-    await serve(
-      'messaging-service',
-      {
-        DATABASE_URL: await createTestDatabase('perm_messaging_v2'),
-        NATS_URL: nats.url,
-        NATS_USER: 'messaging-service',
-        NATS_PASSWORD: PASSWORDS['messaging-service'],
-        SMTP_URL: sink.url,
-        MAIL_FROM: 'signup-flow <welcome@signup-flow.test>',
-        DLQ_MAX_AGE_DAYS: '7',
-      },
-      logDir,
-    );
+    await serveSignupFlow({
+      name: 'perm_v2',
+      natsUrl: nats.url,
+      smtpUrl: sink.url,
+      userServiceEnv: { ...login('user-service'), USERS_STREAM_MAX_AGE_SECONDS: '86400' },
+      messagingServiceEnv: { ...login('messaging-service'), DLQ_MAX_AGE_DAYS: '7' },
+    });
     const connection = await as('messaging-service');
     try {
       const jsm = await jetstreamManager(connection);

@@ -26,6 +26,17 @@ interface RunningStart {
   hasExited: () => boolean;
 }
 
+/** What the child writes to stdout and stderr, interleaved as it comes. */
+function captureOutput(child: ChildProcess): { text: string } {
+  const captured = { text: '' };
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.on('data', (chunk) => {
+      captured.text += chunk;
+    });
+  }
+  return captured;
+}
+
 /** `npm start` in its own process group, as a terminal runs it (Ctrl-C signals the whole group). */
 function npmStart(env: NodeJS.ProcessEnv, args: string[] = []): RunningStart {
   const child = spawn('npm', ['start', ...(args.length ? ['--', ...args] : [])], {
@@ -34,13 +45,7 @@ function npmStart(env: NodeJS.ProcessEnv, args: string[] = []): RunningStart {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
+  const output = captureOutput(child);
   let hasExited = false;
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => {
@@ -49,11 +54,11 @@ function npmStart(env: NodeJS.ProcessEnv, args: string[] = []): RunningStart {
     });
     child.once('error', (error) => {
       hasExited = true;
-      output += `\n${error}`;
+      output.text += `\n${error}`;
       resolve(null);
     });
   });
-  return { child, output: () => output, exited, hasExited: () => hasExited };
+  return { child, output: () => output.text, exited, hasExited: () => hasExited };
 }
 
 /** The process and every process below it, servers in their own process groups included. */
@@ -225,24 +230,18 @@ describe('npm start', () => {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let output = '';
-    demo.stdout?.on('data', (chunk) => {
-      output += chunk;
-    });
-    demo.stderr?.on('data', (chunk) => {
-      output += chunk;
-    });
+    const output = captureOutput(demo);
     const code = await new Promise((resolve) => demo.once('exit', resolve));
-    expect(code, output).toBe(0);
-    const traceId = /trace ([0-9a-f]{32}): \d+ spans from/.exec(output)?.[1];
+    expect(code, output.text).toBe(0);
+    const traceId = /trace ([0-9a-f]{32}): \d+ spans from/.exec(output.text)?.[1];
     // The waterfall: the request's span first, the SMTP send under the consumer's, on one time axis.
-    const waterfall = output.split('\n').filter((line) => line.includes('│'));
+    const waterfall = output.text.split('\n').filter((line) => line.includes('│'));
     const row = (name: string) => waterfall.findIndex((line) => line.endsWith(name));
-    expect(row('POST /v1/users'), output).toBe(0);
-    expect(row('smtp send'), output).toBeGreaterThan(row('process users.created'));
-    expect(row('process users.created'), output).toBeGreaterThan(row('publish users.created'));
+    expect(row('POST /v1/users'), output.text).toBe(0);
+    expect(row('smtp send'), output.text).toBeGreaterThan(row('process users.created'));
+    expect(row('process users.created'), output.text).toBeGreaterThan(row('publish users.created'));
     expect(waterfall[row('smtp send')]).toMatch(/█.*messaging-service\s+ {4,}smtp send$/);
-    const messageId = /\/view\/(\S+)/.exec(output)?.[1];
+    const messageId = /\/view\/(\S+)/.exec(output.text)?.[1];
     expect(traceId).toBeDefined();
     expect(messageId).toBeDefined();
 

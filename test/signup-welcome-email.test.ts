@@ -1,13 +1,9 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { waitUntil } from '@signup-flow/local-stack';
 import {
-  createTestDatabase,
-  onTestFileEnd,
-  SmtpSink,
-  serve,
+  type SmtpSink,
+  serveSignupFlow,
   startNatsServer,
+  startSmtpSink,
   waitForConsumersSettled,
 } from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -18,27 +14,10 @@ describe('signup to welcome email, both services as processes', () => {
   let userServicePort: number;
 
   beforeAll(async () => {
-    const nats = await startNatsServer();
-    natsUrl = nats.url;
-    sink = await SmtpSink.start();
-    onTestFileEnd(() => sink.stop());
-    const logDir = await mkdtemp(join(tmpdir(), 'signup-flow-e2e-'));
-    const users = await serve(
-      'user-service',
-      { DATABASE_URL: await createTestDatabase('e2e_users'), NATS_URL: natsUrl },
-      logDir,
-    );
+    natsUrl = (await startNatsServer()).url;
+    sink = await startSmtpSink();
+    const { users } = await serveSignupFlow({ name: 'e2e', natsUrl, smtpUrl: sink.url });
     userServicePort = users.port;
-    await serve(
-      'messaging-service',
-      {
-        DATABASE_URL: await createTestDatabase('e2e_messaging'),
-        NATS_URL: natsUrl,
-        SMTP_URL: sink.url,
-        MAIL_FROM: 'signup-flow <welcome@signup-flow.test>',
-      },
-      logDir,
-    );
   });
 
   it('when someone signs up over HTTP, then exactly one welcome email reaches them', async () => {

@@ -271,20 +271,17 @@ describe.runIf(canRun)('the Helm charts', () => {
   it('with NACK: streams on file storage with 3 replicas, the consumer as the service defines it, no provisioning in the pods', () => {
     const users = output('user-service', 'nack');
     const messaging = output('messaging-service', 'nack');
-    const usersStream = find(users, 'Stream');
-    expect(usersStream.spec).toMatchObject({
-      name: 'USERS',
-      subjects: ['users.>'],
-      storage: 'file',
-      replicas: 3,
-    });
-    const dlq = find(messaging, 'Stream');
-    expect(dlq.spec).toMatchObject({
-      name: 'DLQ',
-      subjects: ['dlq.>'],
-      storage: 'file',
-      replicas: 3,
-    });
+    for (const [objects, name, subject] of [
+      [users, 'USERS', 'users.>'],
+      [messaging, 'DLQ', 'dlq.>'],
+    ] as const) {
+      expect(find(objects, 'Stream').spec).toMatchObject({
+        name,
+        subjects: [subject],
+        storage: 'file',
+        replicas: 3,
+      });
+    }
     const consumer = find(messaging, 'Consumer');
     expect(consumer.spec).toMatchObject({
       streamName: 'USERS',

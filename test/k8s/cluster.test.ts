@@ -291,32 +291,26 @@ describe.runIf(canRun)('the charts and k8s/ on a real Kubernetes API server (kwo
         const objects = parseManifests(rendered);
         await plane.apply(rendered, ['-n', namespace, '--validate=strict', '--dry-run=server']);
 
-        await kubeHelm(
-          [
-            'install',
-            variant.chart,
-            chartDir,
-            ...['--namespace', namespace, '--wait', '--wait-for-jobs', '--timeout', '3m'],
-            ...values,
-          ],
-          namespace,
-          240_000,
-        );
+        /** `helm install` or `upgrade` of the variant, waiting for its pods and hook Jobs. */
+        const release = (command: 'install' | 'upgrade', ...settings: string[]) =>
+          kubeHelm(
+            [
+              command,
+              variant.chart,
+              chartDir,
+              ...['--namespace', namespace, '--wait', '--wait-for-jobs', '--timeout', '3m'],
+              ...values,
+              ...settings,
+            ],
+            namespace,
+            240_000,
+          );
+
+        await release('install');
         const firstPods = await podNames(plane, namespace, variant.chart);
         expect(firstPods.length).toBeGreaterThan(0);
 
-        await kubeHelm(
-          [
-            'upgrade',
-            variant.chart,
-            chartDir,
-            ...['--namespace', namespace, '--wait', '--wait-for-jobs', '--timeout', '3m'],
-            ...values,
-            ...['--set-string', 'podAnnotations.rollout=second'],
-          ],
-          namespace,
-          240_000,
-        );
+        await release('upgrade', '--set-string', 'podAnnotations.rollout=second');
         await waitUntil(
           `${namespace}: only pods of the upgraded template`,
           async () => {

@@ -11,7 +11,7 @@ import {
 } from '@signup-flow/messaging-service/jetstream';
 import { usersStreamConfig } from '@signup-flow/user-service/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HelmRunner, type K8sObject } from './support/charts.js';
+import { HelmRunner, type K8sObject, type ServiceChart } from './support/charts.js';
 import { HELM_INSTALL_HINT, helmBinary, requireTool } from './support/tools.js';
 
 const canRun = requireTool('helm v4.3.1', helmBinary, HELM_INSTALL_HINT);
@@ -93,6 +93,14 @@ function compare(code: StreamConfig | ConsumerConfig, spec: Spec, fields: FieldM
   return { expected, actual, unmapped, extra };
 }
 
+/** What a chart's NACK object must be: the code's definition, every field mapped, none added. */
+function expectSameDefinition(code: StreamConfig | ConsumerConfig, spec: Spec, fields: FieldMap) {
+  const result = compare(code, spec, fields);
+  expect(result.unmapped, 'fields the code sets that the test does not map').toEqual([]);
+  expect(result.extra, 'fields only NACK sets').toEqual([]);
+  expect(result.actual).toEqual(result.expected);
+}
+
 function configMap(objects: K8sObject[]): Record<string, string> {
   const found = objects.find((o) => o.kind === 'ConfigMap');
   if (!found) throw new Error('no ConfigMap rendered');
@@ -115,58 +123,44 @@ describe.runIf(canRun)('the charts’ NACK objects and the services’ JetStream
   // Defaults and production-like settings, so a value that only one of them sets is compared too.
   const shapes = [[], ['--values', 'ci/production-values.yaml']];
 
+  /** The chart with NACK on, in one of the shapes: its objects and its ConfigMap's variables. */
+  async function renderWithNack(chart: ServiceChart, extra: string[]) {
+    const objects = await helm.template(
+      { chart, valuesFile: 'ci/nack-values.yaml' },
+      withChartPath(helm, chart, extra),
+    );
+    return { objects, env: configMap(objects) };
+  }
+
   it.each(shapes)(
     'user-service %s: the USERS Stream is the stream the service creates',
     async (...extra) => {
-      const objects = await helm.template(
-        { chart: 'user-service', valuesFile: 'ci/nack-values.yaml' },
-        withChartPath(helm, 'user-service', extra),
-      );
-      const env = configMap(objects);
+      const { objects, env } = await renderWithNack('user-service', extra);
       const code = usersStreamConfig({
         replicas: Number(env.USERS_STREAM_REPLICAS),
         maxAgeMs: Number(env.USERS_STREAM_MAX_AGE_SECONDS) * 1000,
         duplicateWindowMs: Number(env.USERS_STREAM_DUPLICATE_WINDOW_SECONDS) * 1000,
       });
-      const result = compare(code, only(objects, 'Stream').spec, STREAM_FIELDS);
-      expect(result.unmapped, 'fields the code sets that the test does not map').toEqual([]);
-      expect(result.extra, 'fields only NACK sets').toEqual([]);
-      expect(result.actual).toEqual(result.expected);
+      expectSameDefinition(code, only(objects, 'Stream').spec, STREAM_FIELDS);
     },
   );
 
   it.each(shapes)(
     'messaging-service %s: the DLQ Stream and the welcome-email Consumer are those the service creates',
     async (...extra) => {
-      const objects = await helm.template(
-        { chart: 'messaging-service', valuesFile: 'ci/nack-values.yaml' },
-        withChartPath(helm, 'messaging-service', extra),
-      );
-      const env = configMap(objects);
-      const dlq = compare(
-        dlqStreamConfig({
-          replicas: Number(env.DLQ_REPLICAS),
-          maxAgeMs: Number(env.DLQ_MAX_AGE_DAYS) * 24 * 3_600_000,
-        }),
-        only(objects, 'Stream').spec,
-        STREAM_FIELDS,
-      );
-      expect(dlq.unmapped).toEqual([]);
-      expect(dlq.extra).toEqual([]);
-      expect(dlq.actual).toEqual(dlq.expected);
+      const { objects, env } = await renderWithNack('messaging-service', extra);
+      const dlq = dlqStreamConfig({
+        replicas: Number(env.DLQ_REPLICAS),
+        maxAgeMs: Number(env.DLQ_MAX_AGE_DAYS) * 24 * 3_600_000,
+      });
+      expectSameDefinition(dlq, only(objects, 'Stream').spec, STREAM_FIELDS);
 
+      const consumer = welcomeEmailConsumerConfig({
+        ackWaitMs: Number(env.CONSUMER_ACK_WAIT_MS),
+        maxAckPending: Number(env.CONSUMER_MAX_ACK_PENDING),
+      });
       const consumerObject = only(objects, 'Consumer');
-      const consumer = compare(
-        welcomeEmailConsumerConfig({
-          ackWaitMs: Number(env.CONSUMER_ACK_WAIT_MS),
-          maxAckPending: Number(env.CONSUMER_MAX_ACK_PENDING),
-        }),
-        consumerObject.spec,
-        CONSUMER_FIELDS,
-      );
-      expect(consumer.unmapped).toEqual([]);
-      expect(consumer.extra).toEqual([]);
-      expect(consumer.actual).toEqual(consumer.expected);
+      expectSameDefinition(consumer, consumerObject.spec, CONSUMER_FIELDS);
       expect(consumerObject.spec.streamName).toBe(STREAMS.users);
     },
   );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DECODE_FAILURES, decodeEvent, encodeEvent } from './decode.js';
+import { DECODE_FAILURES, type DecodeFailure, decodeEvent, encodeEvent } from './decode.js';
 import { EVENT_TYPES } from './names.js';
 import { codePointLength, createUserCreatedEvent, USER_LIMITS } from './user-created.js';
 
@@ -11,6 +11,12 @@ const DATA = {
 };
 const event = createUserCreatedEvent({ source: '/user-service', data: DATA });
 const body = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+/** A row of the refused bodies below: a CloudEvent whose envelope or data breaks the contract. */
+const invalidEvent = (what: string, invalid: object): [string, Uint8Array, DecodeFailure] => [
+  what,
+  body(invalid),
+  DECODE_FAILURES.invalidEvent,
+];
 
 describe('decodeEvent', () => {
   it('when the body is the contract CloudEvent, then it decodes to the same event', () => {
@@ -38,33 +44,13 @@ describe('decodeEvent', () => {
       body({ ...event, type: 'toString' }),
       DECODE_FAILURES.unknownType,
     ],
-    [
-      'a bad user id',
-      body({ ...event, data: { ...DATA, userId: 'x' } }),
-      DECODE_FAILURES.invalidEvent,
-    ],
-    [
-      'a bad email',
-      body({ ...event, data: { ...DATA, email: 'nope' } }),
-      DECODE_FAILURES.invalidEvent,
-    ],
-    [
-      'an empty name',
-      body({ ...event, data: { ...DATA, name: '' } }),
-      DECODE_FAILURES.invalidEvent,
-    ],
-    [
-      'an extra data field',
-      body({ ...event, data: { ...DATA, password: 'x' } }),
-      DECODE_FAILURES.invalidEvent,
-    ],
-    ['no time', body({ ...event, time: undefined }), DECODE_FAILURES.invalidEvent],
-    ['an empty source', body({ ...event, source: '' }), DECODE_FAILURES.invalidEvent],
-    [
-      'another content type',
-      body({ ...event, datacontenttype: 'text/plain' }),
-      DECODE_FAILURES.invalidEvent,
-    ],
+    invalidEvent('a bad user id', { ...event, data: { ...DATA, userId: 'x' } }),
+    invalidEvent('a bad email', { ...event, data: { ...DATA, email: 'nope' } }),
+    invalidEvent('an empty name', { ...event, data: { ...DATA, name: '' } }),
+    invalidEvent('an extra data field', { ...event, data: { ...DATA, password: 'x' } }),
+    invalidEvent('no time', { ...event, time: undefined }),
+    invalidEvent('an empty source', { ...event, source: '' }),
+    invalidEvent('another content type', { ...event, datacontenttype: 'text/plain' }),
   ])('when the body has %s, then it fails as %s', (_what, input, reason) => {
     const result = decodeEvent(input);
 

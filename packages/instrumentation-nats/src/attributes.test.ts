@@ -20,24 +20,20 @@ const delivery: DeliveryInfo = {
   redelivered: false,
 };
 
+/** The attributes of processing `delivery` that started at this time, in epoch milliseconds. */
+const processingStartedAt = (startedAtMs: number) =>
+  messagingAttributes('process', { subject: 'users.created', delivery, startedAtMs });
+
 describe('messagingAttributes', () => {
   it('when processing starts 2.5 s after the message was stored, then the queue duration is 2.5 s', () => {
-    const attributes = messagingAttributes('process', {
-      subject: 'users.created',
-      delivery,
-      startedAtMs: 1_700_000_002_500,
-    });
+    const attributes = processingStartedAt(1_700_000_002_500);
 
     expect(attributes[ATTR_MESSAGING_NATS_MESSAGE_ENQUEUED_TIME]).toBe(1_700_000_000);
     expect(attributes[ATTR_MESSAGING_NATS_MESSAGE_QUEUE_DURATION]).toBeCloseTo(2.5, 3);
   });
 
   it('when the consumer clock is behind the server, then the queue duration is 0, not negative', () => {
-    const attributes = messagingAttributes('process', {
-      subject: 'users.created',
-      delivery,
-      startedAtMs: 1_699_999_999_000,
-    });
+    const attributes = processingStartedAt(1_699_999_999_000);
 
     expect(attributes[ATTR_MESSAGING_NATS_MESSAGE_QUEUE_DURATION]).toBe(0);
   });

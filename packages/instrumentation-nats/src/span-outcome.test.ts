@@ -34,13 +34,15 @@ describe('recordFailure', () => {
 });
 
 describe('redactEmailAddresses', () => {
-  it('when a text contains addresses, then each is replaced', () => {
-    expect(redactEmailAddresses('to a.b+c@mail.example.org, cc x@y.io')).toBe(
-      'to [email], cc [email]',
-    );
-    expect(redactEmailAddresses('550 <ada@localhost>: unknown; "jo@example.test" in JSON')).toBe(
+  it.each([
+    ['recipients', 'to a.b+c@mail.example.org, cc x@y.io', 'to [email], cc [email]'],
+    [
+      'a dotless domain and a quoted one',
+      '550 <ada@localhost>: unknown; "jo@example.test" in JSON',
       '550 <[email]>: unknown; "[email]" in JSON',
-    );
+    ],
+  ])('when a text contains addresses (%s), then each is replaced', (_what, text, redacted) => {
+    expect(redactEmailAddresses(text)).toBe(redacted);
   });
 });
 

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { NATS_PERMISSIONS } from '@signup-flow/nats';
 import pg from 'pg';
 import { renderChartAlertRules } from './alert-rules.js';
-import { startJaeger, startMailpit, startPrometheus } from './http-servers.js';
+import { type StartedServer, startJaeger, startMailpit, startPrometheus } from './http-servers.js';
 import { ManagedProcess } from './managed-process.js';
 import { NatsServer } from './nats-server.js';
 import { isPortOpen, StopWaiting, waitUntil } from './ports.js';
@@ -158,6 +158,21 @@ export class LocalStack {
     return started;
   }
 
+  /** A {@link #step} for a server that keeps its state in its own folder of the state directory. */
+  #serverStep(
+    what: string,
+    name: string,
+    folder: string,
+    start: (dir: string) => Promise<StartedServer>,
+  ): Promise<Stoppable> {
+    return this.#step(what, async () => {
+      const dir = join(this.#options.stateDir, folder);
+      await mkdir(dir, { recursive: true });
+      const server = await start(dir);
+      return { name, ...server, running: () => server.process.running };
+    });
+  }
+
   async start(): Promise<StackUrls> {
     const { stateDir, ports, progress } = this.#options;
     await mkdir(join(stateDir, 'logs'), { recursive: true });
@@ -231,22 +246,12 @@ export class LocalStack {
       return { name: 'NATS', server, stop: () => server.stop(), running: () => server.running };
     });
 
-    await this.#step('Mailpit (SMTP and web inbox)', async () => {
-      const dir = join(stateDir, 'mailpit');
-      await mkdir(dir, { recursive: true });
-      const server = await startMailpit({
-        binary: mailpitBinary,
-        dir,
-        smtpPort: ports.smtp,
-        httpPort: ports.inbox,
-      });
-      return { name: 'Mailpit', ...server, running: () => server.process.running };
-    });
+    await this.#serverStep('Mailpit (SMTP and web inbox)', 'Mailpit', 'mailpit', (dir) =>
+      startMailpit({ binary: mailpitBinary, dir, smtpPort: ports.smtp, httpPort: ports.inbox }),
+    );
 
-    await this.#step('Jaeger', async () => {
-      const dir = join(stateDir, 'jaeger');
-      await mkdir(dir, { recursive: true });
-      const server = await startJaeger({
+    await this.#serverStep('Jaeger', 'Jaeger', 'jaeger', (dir) =>
+      startJaeger({
         binary: jaegerBinary,
         dir,
         queryPort: ports.jaeger,
@@ -254,33 +259,28 @@ export class LocalStack {
         otlpHttpPort: ports.otlpHttp,
         otlpGrpcPort: ports.otlpGrpc,
         healthPort: ports.jaegerHealth,
-      });
-      return { name: 'Jaeger', ...server, running: () => server.process.running };
-    });
+      }),
+    );
 
     if (prometheusBinary) {
-      await this.#step('Prometheus', async () => {
-        const dir = join(stateDir, 'prometheus');
-        await mkdir(dir, { recursive: true });
-        const ruleFiles = await renderChartAlertRules({
-          helm: helmBinary as string,
-          dir: join(dir, 'rules'),
-          charts: ['user-service', 'messaging-service'],
-          namespace: LOCAL_NAMESPACE,
-        });
-        const server = await startPrometheus({
+      await this.#serverStep('Prometheus', 'Prometheus', 'prometheus', async (dir) =>
+        startPrometheus({
           binary: prometheusBinary,
           dir,
           port: ports.prometheus,
-          ruleFiles,
+          ruleFiles: await renderChartAlertRules({
+            helm: helmBinary as string,
+            dir: join(dir, 'rules'),
+            charts: ['user-service', 'messaging-service'],
+            namespace: LOCAL_NAMESPACE,
+          }),
           targetLabels: { namespace: LOCAL_NAMESPACE },
           targets: {
             'user-service': `127.0.0.1:${ports.userService}`,
             'messaging-service': `127.0.0.1:${ports.messagingService}`,
           },
-        });
-        return { name: 'Prometheus', ...server, running: () => server.process.running };
-      });
+        }),
+      );
     } else {
       progress('  Prometheus: not installed, skipped (Debian/Ubuntu: apt-get install prometheus)');
     }

@@ -9,6 +9,8 @@ export {
   type MetricsExposition,
   prefersOpenMetrics,
   requestMetrics,
+  type SnapshotGauge,
+  snapshotGauges,
   type TraceExemplarLabels,
   traceExemplarLabels,
 } from './metrics.js';

@@ -4,7 +4,7 @@ import Koa, { type Middleware } from 'koa';
 import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningHttpServer, startHttpServer } from './http-server.js';
-import { METRIC_PREFIX, prefersOpenMetrics, requestMetrics } from './metrics.js';
+import { METRIC_PREFIX, prefersOpenMetrics, requestMetrics, snapshotGauges } from './metrics.js';
 import { operationalEndpoints } from './operational-endpoints.js';
 
 /** What Prometheus 2.42 (the Debian package the tests run) sends when it scrapes. */
@@ -141,5 +141,61 @@ describe('GET /metrics', () => {
     expect(classic).toContain(`# TYPE ${METRIC_PREFIX}test_events_total counter\n`);
     expect(classic).toMatch(new RegExp(`^${METRIC_PREFIX}test_events_total 1$`, 'm'));
     expect(classic).not.toContain('_total_total');
+  });
+});
+
+describe('snapshotGauges', () => {
+  /** Gauges `first` and `second` over a source that counts its reads and fails on demand. */
+  function gaugesOverCountingSource(holdMs?: number) {
+    const registry = new Registry();
+    const source = { reads: 0, failing: false };
+    snapshotGauges(
+      registry,
+      async () => {
+        source.reads++;
+        if (source.failing) throw new Error('the source is down');
+        return { reads: source.reads };
+      },
+      [
+        { name: 'first', help: 'The read count.', value: (snapshot) => snapshot.reads },
+        { name: 'second', help: 'Ten times it.', value: (snapshot) => snapshot.reads * 10 },
+      ],
+      holdMs,
+    );
+    return { registry, source };
+  }
+
+  it('when the gauges are scraped, then one read serves them all, and the next scrape reads again', async () => {
+    const { registry, source } = gaugesOverCountingSource();
+
+    const firstScrape = await registry.metrics();
+    const secondScrape = await registry.metrics();
+
+    expect(firstScrape).toMatch(/^first 1$/m);
+    expect(firstScrape).toMatch(/^second 10$/m);
+    expect(secondScrape).toMatch(/^first 2$/m);
+    expect(secondScrape).toMatch(/^second 20$/m);
+    expect(source.reads).toBe(2);
+  });
+
+  it('when the read fails, then the gauges keep their last values and the scrape still answers', async () => {
+    const { registry, source } = gaugesOverCountingSource();
+    await registry.metrics();
+    source.failing = true;
+
+    const scrape = await registry.metrics();
+
+    expect(scrape).toMatch(/^first 1$/m);
+    expect(scrape).toMatch(/^second 10$/m);
+  });
+
+  it('when a hold is given, then a finished read also serves the scrapes within it', async () => {
+    const { registry, source } = gaugesOverCountingSource(60_000);
+
+    await registry.metrics();
+    const heldScrape = await registry.metrics();
+
+    expect(heldScrape).toMatch(/^first 1$/m);
+    expect(source.reads).toBe(1);
   });
 });

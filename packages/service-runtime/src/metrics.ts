@@ -71,6 +71,51 @@ export function exemplarHistogram<T extends string>(
   return histogram;
 }
 
+export interface SnapshotGauge<T> {
+  name: string;
+  help: string;
+  /** The gauge's value in a snapshot. */
+  value: (snapshot: T) => number;
+}
+
+/**
+ * Gauges set at scrape time from one snapshot of what they measure (a query, a request). The
+ * gauges of one scrape are collected together, so they share one read; a finished read also
+ * serves the scrapes of the next `holdMs`. While reading fails the gauges keep their last value:
+ * `/metrics` must still answer.
+ */
+export function snapshotGauges<T>(
+  registry: Registry,
+  read: () => Promise<T | undefined>,
+  gauges: SnapshotGauge<T>[],
+  holdMs = 0,
+): void {
+  let snapshot: Promise<T | undefined> | undefined;
+  const forget = () => {
+    snapshot = undefined;
+  };
+  const current = () => {
+    snapshot ??= read()
+      .catch(() => undefined)
+      .finally(() => {
+        if (holdMs > 0) setTimeout(forget, holdMs).unref();
+        else forget();
+      });
+    return snapshot;
+  };
+  for (const { name, help, value } of gauges) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const taken = await current();
+        if (taken !== undefined) this.set(value(taken));
+      },
+    });
+  }
+}
+
 const OPENMETRICS_MEDIA_TYPE = 'application/openmetrics-text';
 
 /** The quality (`q`) the `Accept` header gives each media range it lists. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDatabase, NatsServer, type NatsServerOptions } from '@signup-flow/local-stack';
 import { afterAll, inject } from 'vitest';
+import { SmtpSink, type SmtpSinkOptions } from './smtp-sink.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 
@@ -28,6 +29,13 @@ export async function startNatsServer(
     await rm(dir, { recursive: true, force: true });
   });
   return server;
+}
+
+/** An SMTP sink of this test file's own, stopped after the file's tests. */
+export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
+  const sink = await SmtpSink.start(options);
+  onTestFileEnd(() => sink.stop());
+  return sink;
 }
 
 /** Registers work to run after this file's tests, after servers started later are stopped. */

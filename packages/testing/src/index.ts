@@ -6,7 +6,12 @@
  */
 export { BROWSER_INSTALL_HINT, BROWSERS, locateBrowser, renderedDom } from './browser.js';
 export { describeConfigTable, documentedMeanings } from './docs.js';
-export { createTestDatabase, onTestFileEnd, startNatsServer } from './harness.js';
+export {
+  createTestDatabase,
+  onTestFileEnd,
+  startNatsServer,
+  startSmtpSink,
+} from './harness.js';
 export {
   createUsersStream,
   readStream,
@@ -18,7 +23,16 @@ export {
   issueCredentials,
   untrustedCredentials,
 } from './nats-credentials.js';
-export { type ServedService, type ServeOptions, type ServiceName, serve } from './services.js';
+export {
+  type FlowService,
+  type ServedService,
+  type ServeOptions,
+  type ServiceName,
+  type SignupFlow,
+  type SignupFlowOptions,
+  serve,
+  serveSignupFlow,
+} from './services.js';
 export { signUp } from './signup.js';
 export {
   type DeliveryAttempt,

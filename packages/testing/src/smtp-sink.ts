@@ -143,6 +143,48 @@ export class SmtpSink {
     return this.received.filter((email) => email.messageId === messageId);
   }
 
+  /** The attempts at the message with the given Message-ID, whatever the sink answered. */
+  attemptsWithMessageId(messageId: string): DeliveryAttempt[] {
+    return this.attempts.filter((attempt) => attempt.messageId === messageId);
+  }
+
+  /**
+   * Refuses the first `times` attempts at the message with this Message-ID (every one, unless
+   * given) with this SMTP reply; accepts every other attempt.
+   */
+  refuse(
+    messageId: string,
+    reply: { code: number; message: string },
+    times = Number.POSITIVE_INFINITY,
+  ): void {
+    this.behaviour = (attempt) =>
+      attempt.messageId === messageId && this.attemptsWithMessageId(messageId).length <= times
+        ? { kind: 'reject', ...reply }
+        : { kind: 'accept' };
+  }
+
+  /** Refuses every message to this recipient with this SMTP reply; accepts every other. */
+  refuseRecipient(address: string, reply: { code: number; message: string }): void {
+    this.behaviour = (attempt) =>
+      attempt.to.includes(address) ? { kind: 'reject', ...reply } : { kind: 'accept' };
+  }
+
+  /**
+   * Holds the reply to the first attempt at the message with this Message-ID (at any message,
+   * when none is named) until the returned function decides it; accepts every other attempt.
+   */
+  stallFirstAttempt(messageId?: string): (decision: 'accept' | 'reject') => void {
+    let release: (decision: 'accept' | 'reject') => void = () => undefined;
+    const decided = new Promise<'accept' | 'reject'>((resolve) => (release = resolve));
+    const attemptsSoFar = () =>
+      messageId === undefined ? this.attempts : this.attemptsWithMessageId(messageId);
+    this.behaviour = (attempt) =>
+      (messageId === undefined || attempt.messageId === messageId) && attemptsSoFar().length === 1
+        ? { kind: 'stall', release: decided }
+        : { kind: 'accept' };
+    return release;
+  }
+
   /** True once the client of that session has disconnected. */
   sessionClosed(sessionId: string): boolean {
     return this.#closedSessions.has(sessionId);

@@ -1,6 +1,7 @@
 import {
   exemplarHistogram,
   METRIC_PREFIX,
+  snapshotGauges,
   traceExemplarLabels,
 } from '@signup-flow/service-runtime';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -69,40 +70,28 @@ export class MessagingMetrics {
       registers: [registry],
     });
     // One pair of info requests serves all three gauges of a scrape.
-    let backlog: Promise<ConsumerBacklog | undefined> | undefined;
-    const currentBacklog = () => {
-      backlog ??= readBacklog()
-        .catch(() => undefined)
-        .finally(() => setTimeout(() => (backlog = undefined), 500).unref());
-      return backlog;
-    };
-    new Gauge({
-      name: `${METRIC_PREFIX}consumer_pending_messages`,
-      help: 'Messages on users.created the welcome-email consumer has not received yet (num_pending).',
-      registers: [registry],
-      async collect() {
-        const value = await currentBacklog();
-        if (value) this.set(value.numPending);
-      },
-    });
-    new Gauge({
-      name: `${METRIC_PREFIX}consumer_ack_pending_messages`,
-      help: 'Messages delivered to the welcome-email consumer and not yet acknowledged (num_ack_pending).',
-      registers: [registry],
-      async collect() {
-        const value = await currentBacklog();
-        if (value) this.set(value.numAckPending);
-      },
-    });
-    new Gauge({
-      name: `${METRIC_PREFIX}dlq_messages`,
-      help: 'Messages held in the DLQ stream, waiting to be inspected, replayed or purged.',
-      registers: [registry],
-      async collect() {
-        const value = await currentBacklog();
-        if (value) this.set(value.deadLetters);
-      },
-    });
+    snapshotGauges(
+      registry,
+      readBacklog,
+      [
+        {
+          name: `${METRIC_PREFIX}consumer_pending_messages`,
+          help: 'Messages on users.created the welcome-email consumer has not received yet (num_pending).',
+          value: (backlog) => backlog.numPending,
+        },
+        {
+          name: `${METRIC_PREFIX}consumer_ack_pending_messages`,
+          help: 'Messages delivered to the welcome-email consumer and not yet acknowledged (num_ack_pending).',
+          value: (backlog) => backlog.numAckPending,
+        },
+        {
+          name: `${METRIC_PREFIX}dlq_messages`,
+          help: 'Messages held in the DLQ stream, waiting to be inspected, replayed or purged.',
+          value: (backlog) => backlog.deadLetters,
+        },
+      ],
+      500,
+    );
   }
 
   recordSettled(settlement: Settlement, durationSeconds: number): void {

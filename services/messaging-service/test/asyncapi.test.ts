@@ -1,20 +1,10 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Parser } from '@asyncapi/parser';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { MsgHdrs } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
 import { waitUntil } from '@signup-flow/local-stack';
-import {
-  createTestDatabase,
-  onTestFileEnd,
-  SmtpSink,
-  serve,
-  signUp,
-  startNatsServer,
-} from '@signup-flow/testing';
+import { serveSignupFlow, signUp, startNatsServer, startSmtpSink } from '@signup-flow/testing';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -36,31 +26,15 @@ let userService: string;
 beforeAll(async () => {
   const nats = await startNatsServer();
   natsUrl = nats.url;
-  const sink = await SmtpSink.start();
-  onTestFileEnd(() => sink.stop());
+  const sink = await startSmtpSink();
   // One recipient the mail server refuses for good: its event becomes a dead letter.
-  sink.behaviour = (attempt) =>
-    attempt.to.includes(REFUSED)
-      ? { kind: 'reject', code: 550, message: 'no such mailbox' }
-      : { kind: 'accept' };
-  const logDir = await mkdtemp(join(tmpdir(), 'signup-flow-asyncapi-'));
-  userService = (
-    await serve(
-      'user-service',
-      { DATABASE_URL: await createTestDatabase('asyncapi_users'), NATS_URL: natsUrl },
-      logDir,
-    )
-  ).baseUrl;
-  const messaging = await serve(
-    'messaging-service',
-    {
-      DATABASE_URL: await createTestDatabase('asyncapi_messaging'),
-      NATS_URL: natsUrl,
-      SMTP_URL: sink.url,
-      MAIL_FROM: 'signup-flow <welcome@signup-flow.test>',
-    },
-    logDir,
-  );
+  sink.refuseRecipient(REFUSED, { code: 550, message: 'no such mailbox' });
+  const { users, messaging } = await serveSignupFlow({
+    name: 'asyncapi',
+    natsUrl,
+    smtpUrl: sink.url,
+  });
+  userService = users.baseUrl;
   document = (await (await fetch(`${messaging.baseUrl}/asyncapi.json`)).json()) as Document;
 });
 

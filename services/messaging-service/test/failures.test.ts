@@ -1,5 +1,3 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { EVENT_TYPES, encodeEvent, HEADERS, STREAMS } from '@signup-flow/events';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
@@ -10,44 +8,25 @@ import {
   REPLAYED_FROM_HEADER,
 } from '../src/messaging/dead-letters.js';
 import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/jetstream.js';
-import {
-  DLQ_CLI,
-  deadLetters,
-  ledgerEntry,
-  newUserCreatedEvent,
-  publishEvent,
-  publishRaw,
-  type Stack,
-  startInProcess,
-  startStack,
-  waitForDeadLetters,
-  waitUntilConsumerIdle,
-  waitUntilSent,
-} from './support.js';
-
-const run = promisify(execFile);
+import { newUserCreatedEvent, Stack } from './support.js';
 
 describe('failures', () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack();
-    await startInProcess(stack, { MAX_EVENT_BYTES: '4096' });
+    stack = await Stack.start();
+    await stack.startInProcess({ MAX_EVENT_BYTES: '4096' });
   });
 
   const attemptsFor = (eventId: string) =>
-    stack.sink.attempts.filter((attempt) => attempt.messageId === welcomeMessageId(eventId));
+    stack.sink.attemptsWithMessageId(welcomeMessageId(eventId));
 
   it("when the recipient's server answers 451 twice, then two attempts are spent and the email is delivered on the third after the backoff", async () => {
     const event = newUserCreatedEvent();
     const messageId = welcomeMessageId(event.id);
-    stack.sink.behaviour = (attempt) =>
-      attempt.messageId === messageId && attemptsFor(event.id).length <= 2
-        ? { kind: 'reject', code: 451, message: 'try again later' }
-        : { kind: 'accept' };
+    stack.sink.refuse(messageId, { code: 451, message: 'try again later' }, 2);
 
-    await publishEvent(stack, event);
-    await waitUntilSent(stack, [event.id]);
+    await stack.publishAndWaitUntilSent(event);
 
     const attempts = attemptsFor(event.id);
     expect(attempts).toHaveLength(3);
@@ -58,26 +37,26 @@ describe('failures', () => {
       .map((attempt, i) => attempt.at.getTime() - (attempts[i]?.at.getTime() ?? 0));
     expect(gaps[0]).toBeGreaterThanOrEqual(1000);
     expect(gaps[1]).toBeGreaterThanOrEqual(2000);
-    expect(await ledgerEntry(stack, event.id)).toMatchObject({
+    expect(await stack.delivery(event.id)).toMatchObject({
       status: 'sent',
       attempts: 3,
       failedAttempts: 2,
     });
-    expect(await deadLetters(stack)).toHaveLength(0);
+    expect(await stack.deadLetters()).toHaveLength(0);
   });
 
   it('when the SMTP server answers 550, then it is tried once, the ledger says failed and one dead letter holds it', async () => {
     const event = newUserCreatedEvent();
-    stack.sink.behaviour = (attempt) =>
-      attempt.messageId === welcomeMessageId(event.id)
-        ? { kind: 'reject', code: 550, message: `mailbox <${event.data.email}> unavailable` }
-        : { kind: 'accept' };
+    stack.sink.refuse(welcomeMessageId(event.id), {
+      code: 550,
+      message: `mailbox <${event.data.email}> unavailable`,
+    });
 
-    await publishEvent(stack, event);
-    const [letter] = await waitForDeadLetters(stack, 1);
+    await stack.publish(event);
+    const [letter] = await stack.waitForDeadLetters(1);
 
     expect(attemptsFor(event.id)).toHaveLength(1);
-    expect(await ledgerEntry(stack, event.id)).toMatchObject({
+    expect(await stack.delivery(event.id)).toMatchObject({
       status: 'failed',
       attempts: 1,
       failedAttempts: 1,
@@ -104,29 +83,27 @@ describe('failures', () => {
 
     // The cause is fixed: the mailbox now exists. A replay sends the email once.
     stack.sink.behaviour = () => ({ kind: 'accept' });
-    const { stdout } = await run(process.execPath, [DLQ_CLI, 'replay', String(letter?.seq)], {
-      env: { ...process.env, NATS_URL: stack.natsUrl },
-    });
+    const { stdout } = await stack.dlq('replay', String(letter?.seq));
     expect(stdout).toContain(`replayed DLQ#${letter?.seq} to users.created`);
     const replayedSeq = Number(/as USERS#(\d+)/.exec(stdout)?.[1]);
     const replayed = await stack.jsm.streams.getMessage(STREAMS.users, { seq: replayedSeq });
     expect(replayed?.header.get(REPLAYED_FROM_HEADER)).toBe(String(letter?.seq));
     expect(replayed?.header.get(HEADERS.messageId)).toBe(`${event.id}.replay-${letter?.seq}`);
     expect([...(replayed?.header.keys() ?? [])].filter((name) => /^dlq-/i.test(name))).toEqual([]);
-    await waitUntilSent(stack, [event.id]);
+    await stack.waitUntilSent([event.id]);
     expect(stack.sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
     // The replay reopened the failed delivery with a fresh budget.
-    expect(await ledgerEntry(stack, event.id)).toMatchObject({
+    expect(await stack.delivery(event.id)).toMatchObject({
       status: 'sent',
       attempts: 2,
       failedAttempts: 0,
     });
-    expect(await deadLetters(stack)).toHaveLength(0);
+    expect(await stack.deadLetters()).toHaveLength(0);
   });
 
   it('when the same message is dead-lettered twice (a crash before its term), then the DLQ stores it once', async () => {
     const publisher = new DeadLetterPublisher(stack.js, WELCOME_EMAIL_CONSUMER);
-    const lettersBefore = (await deadLetters(stack)).length;
+    const lettersBefore = (await stack.deadLetters()).length;
     const original = {
       stream: STREAMS.users,
       streamSequence: 987_654,
@@ -146,23 +123,20 @@ describe('failures', () => {
     const second = await publisher.publish(original, letter);
 
     expect([first, second]).toEqual([true, false]);
-    expect(await deadLetters(stack)).toHaveLength(lettersBefore + 1);
+    expect(await stack.deadLetters()).toHaveLength(lettersBefore + 1);
     await stack.jsm.streams.purge(STREAMS.deadLetters);
   });
 
   it('when poison messages arrive, then each goes to the DLQ once with its reason and the next valid event is delivered', async () => {
-    const lettersBefore = (await deadLetters(stack)).length;
+    const lettersBefore = (await stack.deadLetters()).length;
     const wrongType = { ...newUserCreatedEvent(), type: `${EVENT_TYPES.userCreated}x` };
     const missingField = { ...newUserCreatedEvent(), data: { userId: 'not-a-uuid' } };
-    await publishRaw(stack, new TextEncoder().encode('{"not json'));
-    await publishRaw(stack, new TextEncoder().encode(JSON.stringify(wrongType)), wrongType.id);
-    await publishRaw(stack, new TextEncoder().encode(JSON.stringify(missingField)));
-    await publishRaw(stack, new TextEncoder().encode(JSON.stringify({ pad: 'x'.repeat(8000) })));
-    const valid = newUserCreatedEvent();
-    await publishEvent(stack, valid);
-
-    await waitUntilSent(stack, [valid.id]);
-    const letters = (await waitForDeadLetters(stack, lettersBefore + 4)).slice(lettersBefore);
+    await stack.publishRaw(new TextEncoder().encode('{"not json'));
+    await stack.publishRaw(new TextEncoder().encode(JSON.stringify(wrongType)), wrongType.id);
+    await stack.publishRaw(new TextEncoder().encode(JSON.stringify(missingField)));
+    await stack.publishRaw(new TextEncoder().encode(JSON.stringify({ pad: 'x'.repeat(8000) })));
+    const valid = await stack.publishAndWaitUntilSent();
+    const letters = (await stack.waitForDeadLetters(lettersBefore + 4)).slice(lettersBefore);
 
     expect(letters.map((letter) => letter.header.get(DLQ_HEADERS.reason)).sort()).toEqual(
       [
@@ -178,14 +152,11 @@ describe('failures', () => {
 
   it('when every attempt meets a transient refusal, then the budget of RETRY_BACKOFF_MS attempts is spent and the message is dead-lettered', async () => {
     const event = newUserCreatedEvent();
-    const lettersBefore = (await deadLetters(stack)).length;
-    stack.sink.behaviour = (attempt) =>
-      attempt.messageId === welcomeMessageId(event.id)
-        ? { kind: 'reject', code: 451, message: 'local problem' }
-        : { kind: 'accept' };
+    const lettersBefore = (await stack.deadLetters()).length;
+    stack.sink.refuse(welcomeMessageId(event.id), { code: 451, message: 'local problem' });
 
-    await publishEvent(stack, event);
-    const letter = (await waitForDeadLetters(stack, lettersBefore + 1))[lettersBefore];
+    await stack.publish(event);
+    const letter = (await stack.waitForDeadLetters(lettersBefore + 1))[lettersBefore];
 
     // RETRY_BACKOFF_MS has five entries in these tests: a budget of five attempts.
     expect(attemptsFor(event.id)).toHaveLength(5);
@@ -195,24 +166,24 @@ describe('failures', () => {
     expect(Date.parse(letter?.header.get(DLQ_HEADERS.lastFailure) ?? '')).toBeGreaterThan(
       Date.parse(letter?.header.get(DLQ_HEADERS.firstFailure) ?? ''),
     );
-    expect(await ledgerEntry(stack, event.id)).toMatchObject({
+    expect(await stack.delivery(event.id)).toMatchObject({
       status: 'failed',
       attempts: 5,
       failedAttempts: 5,
     });
     // A re-publish of a dead-lettered event neither reopens it (only a replay does) nor adds a
     // second dead letter.
-    await publishRaw(stack, encodeEvent(event), `${event.id}-again`);
-    await waitUntilConsumerIdle(stack);
+    await stack.publishRaw(encodeEvent(event), `${event.id}-again`);
+    await stack.waitUntilConsumerIdle();
     expect(attemptsFor(event.id)).toHaveLength(5);
-    expect(await deadLetters(stack)).toHaveLength(lettersBefore + 1);
+    expect(await stack.deadLetters()).toHaveLength(lettersBefore + 1);
     stack.sink.behaviour = () => ({ kind: 'accept' });
   });
 
   it('when the DLQ CLI is given an unknown sequence, then it says so on one line and exits non-zero', async () => {
-    const failure = await run(process.execPath, [DLQ_CLI, 'show', '999999'], {
-      env: { ...process.env, NATS_URL: stack.natsUrl },
-    }).catch((error: { code: number; stderr: string }) => error);
+    const failure = await stack
+      .dlq('show', '999999')
+      .catch((error: { code: number; stderr: string }) => error);
 
     expect(failure).toMatchObject({ code: 2 });
     expect((failure as { stderr: string }).stderr.split('\n')[0]).toBe(

@@ -2,17 +2,10 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { onTestFileEnd, SmtpSink } from '@signup-flow/testing';
+import { startSmtpSink } from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
-import {
-  newUserCreatedEvent,
-  publishEvent,
-  type Stack,
-  startProcess,
-  startStack,
-  waitUntilSent,
-} from './support.js';
+import { Stack } from './support.js';
 
 const run = promisify(execFile);
 
@@ -47,31 +40,29 @@ describe('SMTP over TLS', () => {
   let certificate: Awaited<ReturnType<typeof localhostCertificate>>;
 
   beforeAll(async () => {
-    stack = await startStack();
+    stack = await Stack.start();
     certificate = await localhostCertificate(stack.logDir);
   });
 
-  for (const mode of ['implicit TLS (smtps://)', 'STARTTLS (smtp://)'] as const) {
-    it(`when SMTP_URL asks for ${mode}, then the welcome email travels encrypted`, async () => {
+  it.each(['implicit TLS (smtps://)', 'STARTTLS (smtp://)'])(
+    'when SMTP_URL asks for %s, then the welcome email travels encrypted',
+    async (mode) => {
       const implicit = mode.startsWith('implicit');
-      const sink = await SmtpSink.start({
+      const sink = await startSmtpSink({
         credentials: { user: 'mailer', pass: 's3cret' },
         tls: { key: certificate.key, cert: certificate.cert, implicit },
       });
-      onTestFileEnd(() => sink.stop());
-      const service = await startProcess(stack, {
+      const service = await stack.startProcess({
         SMTP_URL: `${implicit ? 'smtps' : 'smtp'}://mailer:s3cret@localhost:${sink.port}`,
         NODE_EXTRA_CA_CERTS: certificate.certFile,
       });
-      const event = newUserCreatedEvent();
 
-      await publishEvent(stack, event);
-      await waitUntilSent(stack, [event.id]);
+      const event = await stack.publishAndWaitUntilSent();
       await service.process.stop();
 
       const [email] = sink.withMessageId(welcomeMessageId(event.id));
       expect(email?.secure).toBe(true);
       expect(email?.to).toEqual([event.data.email]);
-    });
-  }
+    },
+  );
 });

@@ -2,32 +2,21 @@ import { STREAMS } from '@signup-flow/events';
 import { waitUntil } from '@signup-flow/local-stack';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
-import {
-  ledgerEntry,
-  metricValue,
-  newUserCreatedEvent,
-  publishEvent,
-  type Stack,
-  startInProcess,
-  startStack,
-  waitUntilConsumerIdle,
-  waitUntilSent,
-} from './support.js';
+import { metricValue, newUserCreatedEvent, Stack } from './support.js';
 
 describe('welcome email', () => {
   let stack: Stack;
   let port: number;
 
   beforeAll(async () => {
-    stack = await startStack();
-    port = (await startInProcess(stack)).http.port;
+    stack = await Stack.start();
+    port = (await stack.startInProcess()).http.port;
   });
 
   it('when a UserCreated event arrives, then one email goes to the user with the right content', async () => {
-    const event = newUserCreatedEvent('Zoë <script>alert("x")</script> & Co');
-
-    await publishEvent(stack, event);
-    await waitUntilSent(stack, [event.id]);
+    const event = await stack.publishAndWaitUntilSent(
+      newUserCreatedEvent('Zoë <script>alert("x")</script> & Co'),
+    );
 
     expect(stack.sink.received).toHaveLength(1);
     const [email] = stack.sink.received;
@@ -38,31 +27,27 @@ describe('welcome email', () => {
     expect(email?.text).toContain(`Hello ${event.data.name},`);
     expect(email?.html).toContain('Zoë &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co');
     expect(email?.html).not.toContain('<script>');
-    expect(await ledgerEntry(stack, event.id)).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(await stack.delivery(event.id)).toMatchObject({ status: 'sent', attempts: 1 });
   });
 
   it('when the same event is published again after the dedupe window, then no second email is sent', async () => {
-    const event = newUserCreatedEvent();
-    await publishEvent(stack, event);
-    await waitUntilSent(stack, [event.id]);
+    const event = await stack.publishAndWaitUntilSent();
     const before = (await stack.jsm.streams.info(STREAMS.users)).state.last_seq;
 
     // The stream's duplicate window is 2 s in these tests: republish until JetStream stores the copy
-    // (publishEvent throws while it is still dropped as a duplicate).
+    // (stack.publish throws while it is still dropped as a duplicate).
     await waitUntil(
       'JetStream to store the copy once its duplicate window passed',
       async () => {
-        await publishEvent(stack, event);
+        await stack.publish(event);
         return true;
       },
       10_000,
       250,
     );
     const copy = before + 1;
-    const after = newUserCreatedEvent();
-    await publishEvent(stack, after);
-    await waitUntilSent(stack, [after.id]);
-    await waitUntilConsumerIdle(stack);
+    const after = await stack.publishAndWaitUntilSent();
+    await stack.waitUntilConsumerIdle();
 
     expect((await stack.jsm.streams.info(STREAMS.users)).state.last_seq).toBe(copy + 1);
     expect(stack.sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
@@ -70,7 +55,7 @@ describe('welcome email', () => {
   });
 
   it('when emails have been sent, then /metrics reports outcomes, latency and the consumer backlog', async () => {
-    await waitUntilConsumerIdle(stack);
+    await stack.waitUntilConsumerIdle();
 
     expect(await metricValue(port, 'signupflow_messages_consumed_total', 'outcome="sent"')).toBe(3);
     expect(

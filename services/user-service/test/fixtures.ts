@@ -3,7 +3,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
 import { createNatsTracing } from '@signup-flow/instrumentation-nats';
-import { waitUntil } from '@signup-flow/local-stack';
+import { type NatsServer, waitUntil } from '@signup-flow/local-stack';
 import { type NatsLink, openNatsLink } from '@signup-flow/nats';
 import { createDatabase, migrateToLatest } from '@signup-flow/postgres';
 import {
@@ -13,12 +13,16 @@ import {
 } from '@signup-flow/service-runtime';
 import {
   createTestDatabase,
+  createUsersStream,
   onTestFileEnd,
   readStream,
   type ServedService,
   serve,
+  signUp,
+  startNatsServer,
 } from '@signup-flow/testing';
 import type { Knex } from 'knex';
+import { afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { loadSettings } from '../src/config.js';
 import { MIGRATIONS } from '../src/data/migrations.js';
 import type { LoginThrottleLimits } from '../src/domain/login-throttle.js';
@@ -236,4 +240,55 @@ export function spawnUserService(
   logDir: string,
 ): Promise<ServedService> {
   return serve('user-service', { JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'info', ...env }, logDir);
+}
+
+let signups = 0;
+
+/**
+ * What the outbox tests stand on: a nats-server of the file's own with USERS as the service
+ * creates it, and for each test a fresh database with the API on it (no relay: each test starts
+ * its own, stopped after it).
+ */
+export class OutboxTestbed {
+  nats!: NatsServer;
+  database!: MigratedDatabase;
+  api!: InProcessService;
+  readonly #relays: RelayHandle[] = [];
+
+  /** The testbed of the enclosing `describe`, set up and torn down by its hooks. */
+  static use(): OutboxTestbed {
+    const testbed = new OutboxTestbed();
+    beforeAll(async () => {
+      testbed.nats = await startNatsServer();
+      await createUsersStream(testbed.nats.url);
+    });
+    beforeEach(async () => {
+      testbed.database = await migratedDatabase();
+      testbed.api = await startApi(testbed.database.url);
+    });
+    afterEach(async () => {
+      for (const relay of testbed.#relays.splice(0)) await relay.stop();
+    });
+    return testbed;
+  }
+
+  /** A relay on this test's database, publishing to the nats-server unless told otherwise. */
+  async startRelay(options: RelayOptions = {}, natsUrl = this.nats.url): Promise<RelayHandle> {
+    const relay = await startRelay(this.database, natsUrl, options);
+    this.#relays.push(relay);
+    return relay;
+  }
+
+  /** Signs `count` users up at once through this test's API (each must get 201); their ids. */
+  async signUpMany(count: number, tag: string): Promise<string[]> {
+    const responses = await Promise.all(
+      Array.from({ length: count }, () =>
+        signUp(this.api.baseUrl, `${tag}-${++signups}@example.com`, `User ${signups}`),
+      ),
+    );
+    expect(responses.map((response) => response.status)).toEqual(Array(count).fill(201));
+    return Promise.all(
+      responses.map(async (response) => ((await response.json()) as { id: string }).id),
+    );
+  }
 }

@@ -7,63 +7,22 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
 import { waitUntil } from '@signup-flow/local-stack';
-import { createUsersStream, onTestFileEnd, startNatsServer, TcpProxy } from '@signup-flow/testing';
+import { createUsersStream, onTestFileEnd, TcpProxy } from '@signup-flow/testing';
 import type { Counter } from 'prom-client';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { prunePublished } from '../src/data/outbox-repository.js';
-import {
-  type InProcessService,
-  type MigratedDatabase,
-  migratedDatabase,
-  type RelayHandle,
-  readUsersStream,
-  signUpRequest,
-  startApi,
-  startRelay,
-} from './fixtures.js';
-
-const PASSWORD = 'correct horse battery';
+import { OutboxTestbed, readUsersStream } from './fixtures.js';
 
 async function counterValue(counter: Counter): Promise<number> {
   return (await counter.get()).values.reduce((sum, sample) => sum + sample.value, 0);
 }
 
 describe('outbox guarantees', () => {
-  let nats: Awaited<ReturnType<typeof startNatsServer>>;
-  let database: MigratedDatabase;
-  let api: InProcessService;
-  const relays: RelayHandle[] = [];
-  let signups = 0;
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    await createUsersStream(nats.url);
-  });
-  afterEach(async () => {
-    for (const relay of relays.splice(0)) await relay.stop();
-  });
-
-  async function fresh(): Promise<void> {
-    database = await migratedDatabase();
-    api = await startApi(database.url);
-  }
-
-  async function signUp(count: number): Promise<string[]> {
-    const responses = await Promise.all(
-      Array.from({ length: count }, () =>
-        signUpRequest(api.baseUrl, {
-          email: `guarantee-${++signups}@example.com`,
-          password: PASSWORD,
-          name: 'Guarantee',
-        }),
-      ),
-    );
-    expect(responses.map((response) => response.status)).toEqual(Array(count).fill(201));
-    return Promise.all(responses.map(async (r) => ((await r.json()) as { id: string }).id));
-  }
+  const testbed = OutboxTestbed.use();
+  const signUp = (count: number) => testbed.signUpMany(count, 'guarantee');
 
   async function rows(): Promise<Array<{ event_id: string; published_at: Date | null }>> {
-    return database.db('outbox').select('event_id', 'published_at');
+    return testbed.database.db('outbox').select('event_id', 'published_at');
   }
 
   function everyRowPublished(what = 'every row published', timeoutMs?: number): Promise<void> {
@@ -76,12 +35,14 @@ describe('outbox guarantees', () => {
 
   async function streamEventIds(): Promise<Set<string>> {
     return new Set(
-      (await readUsersStream(nats.url)).map((message) => (message.body as { id: string }).id),
+      (await readUsersStream(testbed.nats.url)).map(
+        (message) => (message.body as { id: string }).id,
+      ),
     );
   }
 
   async function withUsersStream<T>(change: (config: object) => object, act: () => Promise<T>) {
-    const connection = await connect({ servers: nats.url });
+    const connection = await connect({ servers: testbed.nats.url });
     const manager = await jetstreamManager(connection);
     const { config } = await manager.streams.info(STREAMS.users);
     await manager.streams.update(STREAMS.users, change(config));
@@ -94,10 +55,9 @@ describe('outbox guarantees', () => {
   }
 
   it('when the USERS stream is gone, then the relay says so (the service then reprovisions it) and keeps the event until it is back', async () => {
-    await fresh();
     let missing = 0;
-    relays.push(await startRelay(database, nats.url, { onStreamMissing: () => missing++ }));
-    const connection = await connect({ servers: nats.url });
+    await testbed.startRelay({ onStreamMissing: () => missing++ });
+    const connection = await connect({ servers: testbed.nats.url });
     try {
       await (await jetstreamManager(connection)).streams.delete(STREAMS.users);
       await signUp(1);
@@ -105,18 +65,16 @@ describe('outbox guarantees', () => {
       expect((await rows()).every((row) => row.published_at === null)).toBe(true);
     } finally {
       await connection.close();
-      await createUsersStream(nats.url);
+      await createUsersStream(testbed.nats.url);
     }
     await everyRowPublished('the waiting row published once USERS is back');
   });
 
   it('when the stream refuses publishes while the relay is connected, then no row is marked published, and each is published once it accepts', async () => {
-    await fresh();
-    const relay = await startRelay(database, nats.url);
-    relays.push(relay);
+    const relay = await testbed.startRelay();
     await signUp(1);
     await everyRowPublished('the first row published');
-    const stored = (await readUsersStream(nats.url)).length;
+    const stored = (await readUsersStream(testbed.nats.url)).length;
 
     await withUsersStream(
       // Full, and refusing new messages: every publish gets an error instead of a PubAck.
@@ -125,12 +83,12 @@ describe('outbox guarantees', () => {
         await signUp(5);
         // Every refused row is retried, and each attempt is counted on it with why.
         await waitUntil('a failed attempt on each of the five rows', async () => {
-          const failed = await database.db('outbox').whereNull('published_at');
+          const failed = await testbed.database.db('outbox').whereNull('published_at');
           return failed.length === 5 && failed.every((row) => row.attempts > 0);
         });
         expect(await counterValue(relay.metrics.publishFailures)).toBeGreaterThanOrEqual(5);
         expect((await rows()).filter((row) => row.published_at !== null)).toHaveLength(1);
-        for (const row of await database.db('outbox').whereNull('published_at')) {
+        for (const row of await testbed.database.db('outbox').whereNull('published_at')) {
           expect(row.last_error).toMatch(/maximum messages/i);
           expect(row.last_error.length).toBeLessThanOrEqual(1000);
         }
@@ -143,13 +101,12 @@ describe('outbox guarantees', () => {
   });
 
   it('when the connection to NATS goes silent mid-batch (no PubAck comes), then those rows stay unpublished and are published once it answers', async () => {
-    await fresh();
-    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: nats.port });
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: testbed.nats.port });
     onTestFileEnd(() => proxy.stop());
-    const relay = await startRelay(database, `nats://127.0.0.1:${proxy.port}`, {
-      publishTimeoutMs: 500,
-    });
-    relays.push(relay);
+    const relay = await testbed.startRelay(
+      { publishTimeoutMs: 500 },
+      `nats://127.0.0.1:${proxy.port}`,
+    );
     await signUp(3);
     await everyRowPublished('the first rows published');
 
@@ -168,17 +125,16 @@ describe('outbox guarantees', () => {
   });
 
   it('when nats-server stops in the middle of a busy relay, then every row marked published is in the stream', async () => {
-    await fresh();
-    relays.push(await startRelay(database, nats.url));
+    await testbed.startRelay();
     const signing = signUp(100);
     await waitUntil('some rows published', async () =>
       (await rows()).some((row) => row.published_at !== null),
     );
-    await nats.kill();
+    await testbed.nats.kill();
     await signing;
     const marked = (await rows()).filter((row) => row.published_at !== null);
 
-    await nats.start();
+    await testbed.nats.start();
     const ids = await streamEventIds();
     expect(marked.length).toBeGreaterThan(0);
     expect(marked.filter((row) => !ids.has(row.event_id))).toEqual([]);
@@ -186,10 +142,8 @@ describe('outbox guarantees', () => {
   });
 
   it('when two relays share one database, then between them they publish each row exactly once (counted by the relays, not by the stream)', async () => {
-    await fresh();
-    const first = await startRelay(database, nats.url);
-    const second = await startRelay(database, nats.url);
-    relays.push(first, second);
+    const first = await testbed.startRelay();
+    const second = await testbed.startRelay();
 
     await signUp(60);
     await everyRowPublished('every row published');
@@ -203,22 +157,23 @@ describe('outbox guarantees', () => {
   });
 
   it('when rows are older than the retention, then only published ones are pruned, never one still waiting', async () => {
-    await fresh();
     const [waiting, published] = await signUp(2);
-    const old = database.db.raw("now() - interval '2 hours'");
-    await database.db('outbox').update({ created_at: old });
-    await database.db('outbox').where({ aggregate_id: published }).update({ published_at: old });
+    const old = testbed.database.db.raw("now() - interval '2 hours'");
+    await testbed.database.db('outbox').update({ created_at: old });
+    await testbed.database
+      .db('outbox')
+      .where({ aggregate_id: published })
+      .update({ published_at: old });
 
-    const pruned = await prunePublished(database.db, 3600, 100);
+    const pruned = await prunePublished(testbed.database.db, 3600, 100);
 
     expect(pruned).toBe(1);
-    const left = await database.db('outbox').select('aggregate_id');
+    const left = await testbed.database.db('outbox').select('aggregate_id');
     expect(left.map((row) => row.aggregate_id)).toEqual([waiting]);
   });
 
   it('when the fallback poll is far away, then a committed signup is published at once: NOTIFY woke the relay', async () => {
-    await fresh();
-    relays.push(await startRelay(database, nats.url, { pollIntervalMs: 10 * 60_000 }));
+    await testbed.startRelay({ pollIntervalMs: 10 * 60_000 });
     // The first signup may be caught by the wake after LISTEN; the second only by its NOTIFY.
     await signUp(1);
     await everyRowPublished('the first row published');

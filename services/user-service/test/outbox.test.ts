@@ -5,46 +5,25 @@ import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
-import { freePort, type NatsServer, waitUntil } from '@signup-flow/local-stack';
+import { freePort, waitUntil } from '@signup-flow/local-stack';
 import {
   createTestDatabase,
   createUsersStream,
   onTestFileEnd,
+  signUp,
   startNatsServer,
   TcpProxy,
 } from '@signup-flow/testing';
 import pg from 'pg';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  type InProcessService,
   type MigratedDatabase,
   migratedDatabase,
-  type RelayHandle,
+  OutboxTestbed,
   readUsersStream,
-  signUpRequest,
   spawnUserService,
-  startApi,
-  startRelay,
   waitForStreamCount,
 } from './fixtures.js';
-
-const PASSWORD = 'correct horse battery';
-
-async function signUpMany(api: InProcessService, count: number, tag: string): Promise<string[]> {
-  const responses = await Promise.all(
-    Array.from({ length: count }, (_, index) =>
-      signUpRequest(api.baseUrl, {
-        email: `${tag}-${index}@example.com`,
-        password: PASSWORD,
-        name: `User ${index}`,
-      }),
-    ),
-  );
-  expect(responses.map((response) => response.status)).toEqual(Array(count).fill(201));
-  return Promise.all(
-    responses.map(async (response) => ((await response.json()) as { id: string }).id),
-  );
-}
 
 async function unpublishedCount(database: MigratedDatabase): Promise<number> {
   const [row] = await database
@@ -66,39 +45,17 @@ function eventUserIds(messages: Awaited<ReturnType<typeof readUsersStream>>): st
 }
 
 describe('outbox relay to JetStream', () => {
-  let nats: NatsServer;
-  let database: MigratedDatabase;
-  let api: InProcessService;
-  const relays: RelayHandle[] = [];
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    await createUsersStream(nats.url);
-  });
-
-  afterEach(async () => {
-    for (const relay of relays.splice(0)) await relay.stop();
-  });
-
-  async function freshService() {
-    database = await migratedDatabase();
-    api = await startApi(database.url);
-  }
+  const testbed = OutboxTestbed.use();
 
   it('when a user signs up, then the stream holds one message with the contract body and headers', async () => {
-    await freshService();
-    const before = (await readUsersStream(nats.url)).length;
-    relays.push(await startRelay(database, nats.url));
-    const response = await signUpRequest(api.baseUrl, {
-      email: 'grace@example.com',
-      password: PASSWORD,
-      name: 'Grace Hopper',
-    });
+    const before = (await readUsersStream(testbed.nats.url)).length;
+    await testbed.startRelay();
+    const response = await signUp(testbed.api.baseUrl, 'grace@example.com', 'Grace Hopper');
     const user = (await response.json()) as { id: string; createdAt: string };
-    await waitForStreamCount(nats.url, before + 1);
+    await waitForStreamCount(testbed.nats.url, before + 1);
 
-    const message = (await readUsersStream(nats.url)).at(-1);
-    const row = await database.db('outbox').where({ aggregate_id: user.id }).first();
+    const message = (await readUsersStream(testbed.nats.url)).at(-1);
+    const row = await testbed.database.db('outbox').where({ aggregate_id: user.id }).first();
     expect(message?.subject).toBe('users.created');
     expect(message?.headers['Nats-Msg-Id']).toBe(row.event_id);
     expect(message?.body).toEqual({
@@ -117,71 +74,73 @@ describe('outbox relay to JetStream', () => {
       },
     });
     await expect
-      .poll(async () => (await database.db('outbox').where({ id: row.id }).first()).published_at)
+      .poll(
+        async () =>
+          (await testbed.database.db('outbox').where({ id: row.id }).first()).published_at,
+      )
       .not.toBeNull();
   });
 
   it('when NATS is down, then 50 signups still succeed and, once it is back, each event is in the stream exactly once', async () => {
-    await freshService();
-    const before = eventUserIds(await readUsersStream(nats.url));
-    relays.push(await startRelay(database, nats.url));
-    await nats.stop();
+    const before = eventUserIds(await readUsersStream(testbed.nats.url));
+    await testbed.startRelay();
+    await testbed.nats.stop();
     try {
-      const userIds = await signUpMany(api, 50, 'offline');
-      expect(await unpublishedCount(database)).toBe(50);
-      await nats.start();
-      await waitForStreamCount(nats.url, before.length + 50, 60_000);
-      await expect.poll(() => unpublishedCount(database), { timeout: 30_000 }).toBe(0);
-      const published = eventUserIds(await readUsersStream(nats.url)).slice(before.length);
+      const userIds = await testbed.signUpMany(50, 'offline');
+      expect(await unpublishedCount(testbed.database)).toBe(50);
+      await testbed.nats.start();
+      await waitForStreamCount(testbed.nats.url, before.length + 50, 60_000);
+      await expect.poll(() => unpublishedCount(testbed.database), { timeout: 30_000 }).toBe(0);
+      const published = eventUserIds(await readUsersStream(testbed.nats.url)).slice(before.length);
       expect(published.sort()).toEqual([...userIds].sort());
     } finally {
-      if (!nats.running) await nats.start();
+      if (!testbed.nats.running) await testbed.nats.start();
     }
   });
 
   it('when two relays share one database, then every event is published once', async () => {
-    await freshService();
-    const before = (await readUsersStream(nats.url)).length;
-    relays.push(await startRelay(database, nats.url), await startRelay(database, nats.url));
-    const userIds = await signUpMany(api, 60, 'two-relays');
-    await waitForStreamCount(nats.url, before + 60);
-    await expect.poll(() => unpublishedCount(database)).toBe(0);
-    const published = eventUserIds(await readUsersStream(nats.url)).slice(before);
+    const before = (await readUsersStream(testbed.nats.url)).length;
+    await testbed.startRelay();
+    await testbed.startRelay();
+    const userIds = await testbed.signUpMany(60, 'two-relays');
+    await waitForStreamCount(testbed.nats.url, before + 60);
+    await expect.poll(() => unpublishedCount(testbed.database)).toBe(0);
+    const published = eventUserIds(await readUsersStream(testbed.nats.url)).slice(before);
     expect(published).toHaveLength(60);
     expect(published.sort()).toEqual([...userIds].sort());
   });
 
   it('when a relay dies between publish and mark, then the republished event is dropped by JetStream as a duplicate', async () => {
-    await freshService();
-    const before = (await readUsersStream(nats.url)).length;
-    const first = await startRelay(database, nats.url);
-    const [userId] = await signUpMany(api, 1, 'crash');
-    await waitForStreamCount(nats.url, before + 1);
-    await expect.poll(() => publishedAt(database, userId)).not.toBeNull();
+    const before = (await readUsersStream(testbed.nats.url)).length;
+    const first = await testbed.startRelay();
+    const [userId] = await testbed.signUpMany(1, 'crash');
+    await waitForStreamCount(testbed.nats.url, before + 1);
+    await expect.poll(() => publishedAt(testbed.database, userId)).not.toBeNull();
     await first.stop();
     // The state a crash after the PubAck and before the commit leaves: published, not marked.
-    await database.db('outbox').where({ aggregate_id: userId }).update({ published_at: null });
+    await testbed.database
+      .db('outbox')
+      .where({ aggregate_id: userId })
+      .update({ published_at: null });
 
-    relays.push(await startRelay(database, nats.url));
-    await expect.poll(() => publishedAt(database, userId)).not.toBeNull();
-    const messages = await readUsersStream(nats.url);
+    await testbed.startRelay();
+    await expect.poll(() => publishedAt(testbed.database, userId)).not.toBeNull();
+    const messages = await readUsersStream(testbed.nats.url);
     expect(messages).toHaveLength(before + 1);
     expect(eventUserIds(messages).filter((id) => id === userId)).toHaveLength(1);
   });
 
   it('when published events pass their retention, then the pruner deletes them and keeps unpublished ones', async () => {
-    await freshService();
-    const [keptUserId, prunedUserId] = await signUpMany(api, 2, 'prune');
-    await database
+    const [keptUserId, prunedUserId] = await testbed.signUpMany(2, 'prune');
+    await testbed.database
       .db('outbox')
       .where({ aggregate_id: prunedUserId })
-      .update({ published_at: database.db.raw("now() - interval '2 hours'") });
-    const relay = await startRelay(database, nats.url);
-    relays.push(relay);
+      .update({ published_at: testbed.database.db.raw("now() - interval '2 hours'") });
+    await testbed.startRelay();
     await expect
-      .poll(async () => database.db('outbox').where({ aggregate_id: prunedUserId }).first())
+      .poll(async () => testbed.database.db('outbox').where({ aggregate_id: prunedUserId }).first())
       .toBeUndefined();
-    await expect.poll(() => publishedAt(database, keptUserId)).not.toBeNull();
+    await expect.poll(() => publishedAt(testbed.database, keptUserId)).not.toBeNull();
   });
 });
 
@@ -199,11 +158,11 @@ describe('user-service process', () => {
     const load = Array.from({ length: 8 }, async (_, worker) => {
       for (let index = 0; index < 30; index++) {
         try {
-          const response = await signUpRequest(service.baseUrl, {
-            email: `sigterm-${worker}-${index}@example.com`,
-            password: PASSWORD,
-            name: 'Load',
-          });
+          const response = await signUp(
+            service.baseUrl,
+            `sigterm-${worker}-${index}@example.com`,
+            'Load',
+          );
           statuses.push(response.status);
         } catch {
           // Connection refused once the server stopped listening: the client would retry elsewhere.
@@ -240,22 +199,14 @@ describe('user-service process', () => {
       { DATABASE_URL: database.url, NATS_URL: nats.url },
       logDir,
     );
-    const first = await signUpRequest(service.baseUrl, {
-      email: 'before-delete@example.com',
-      password: PASSWORD,
-      name: 'Before',
-    });
+    const first = await signUp(service.baseUrl, 'before-delete@example.com', 'Before');
     expect(first.status).toBe(201);
     await waitForStreamCount(nats.url, 1);
 
     const connection = await connect({ servers: nats.url });
     await (await jetstreamManager(connection)).streams.delete(STREAMS.users);
     await connection.close();
-    const second = await signUpRequest(service.baseUrl, {
-      email: 'after-delete@example.com',
-      password: PASSWORD,
-      name: 'After',
-    });
+    const second = await signUp(service.baseUrl, 'after-delete@example.com', 'After');
     expect(second.status).toBe(201);
     await waitForStreamCount(nats.url, 1);
 
@@ -282,11 +233,7 @@ describe('user-service process', () => {
     const manager = await jetstreamManager(connection);
     await manager.streams.delete(STREAMS.users);
 
-    const response = await signUpRequest(service.baseUrl, {
-      email: 'waiting@example.com',
-      password: PASSWORD,
-      name: 'Waiting',
-    });
+    const response = await signUp(service.baseUrl, 'waiting@example.com', 'Waiting');
     expect(response.status).toBe(201);
     await waitUntil('the log to name the missing stream', async () =>
       (await readFile(service.process.logFile, 'utf8')).includes(
@@ -344,11 +291,7 @@ describe('user-service process', () => {
       status: 'ready',
       dependencies: { postgres: 'up', nats: 'down' },
     });
-    const response = await signUpRequest(service.baseUrl, {
-      email: 'offline-start@example.com',
-      password: PASSWORD,
-      name: 'Offline',
-    });
+    const response = await signUp(service.baseUrl, 'offline-start@example.com', 'Offline');
     expect(response.status).toBe(201);
     expect(await unpublishedCount(database)).toBe(1);
   });

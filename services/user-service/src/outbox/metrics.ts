@@ -1,7 +1,7 @@
-import { METRIC_PREFIX } from '@signup-flow/service-runtime';
+import { METRIC_PREFIX, snapshotGauges } from '@signup-flow/service-runtime';
 import type { Knex } from 'knex';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { type OutboxBacklog, readBacklog } from '../data/outbox-repository.js';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { readBacklog } from '../data/outbox-repository.js';
 
 export interface OutboxMetrics {
   published: Counter;
@@ -11,35 +11,18 @@ export interface OutboxMetrics {
 
 /** Outbox metrics; the backlog gauges are read from the database at scrape time. */
 export function createOutboxMetrics(registry: Registry, db: Knex): OutboxMetrics {
-  let backlog: Promise<OutboxBacklog | undefined> | undefined;
-  // Both gauges are collected in one scrape: share one query between them.
-  // While PostgreSQL is down the gauges keep their last value: /metrics must still answer.
-  const readOnce = () => {
-    backlog ??= readBacklog(db)
-      .catch(() => undefined)
-      .finally(() => {
-        backlog = undefined;
-      });
-    return backlog;
-  };
-  new Gauge({
-    name: `${METRIC_PREFIX}outbox_pending_events`,
-    help: 'Events written to the outbox and not yet acknowledged by JetStream.',
-    registers: [registry],
-    async collect() {
-      const current = await readOnce();
-      if (current) this.set(current.pending);
+  snapshotGauges(registry, () => readBacklog(db), [
+    {
+      name: `${METRIC_PREFIX}outbox_pending_events`,
+      help: 'Events written to the outbox and not yet acknowledged by JetStream.',
+      value: (backlog) => backlog.pending,
     },
-  });
-  new Gauge({
-    name: `${METRIC_PREFIX}outbox_oldest_pending_age_seconds`,
-    help: 'Age of the oldest event not yet acknowledged by JetStream (0 when none).',
-    registers: [registry],
-    async collect() {
-      const current = await readOnce();
-      if (current) this.set(current.oldestPendingAgeSeconds);
+    {
+      name: `${METRIC_PREFIX}outbox_oldest_pending_age_seconds`,
+      help: 'Age of the oldest event not yet acknowledged by JetStream (0 when none).',
+      value: (backlog) => backlog.oldestPendingAgeSeconds,
     },
-  });
+  ]);
   return {
     published: new Counter({
       name: `${METRIC_PREFIX}outbox_published_events_total`,
