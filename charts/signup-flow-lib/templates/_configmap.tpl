@@ -15,6 +15,9 @@ OTEL_TRACES_SAMPLER: {{ .Values.otel.tracesSampler | quote }}
 OTEL_TRACES_SAMPLER_ARG: {{ .Values.otel.tracesSamplerArg | quote }}
 OTEL_METRICS_EXPORTER: "none"
 OTEL_LOGS_EXPORTER: "none"
+{{- with .Values.nodeOptions }}
+NODE_OPTIONS: {{ . | quote }}
+{{- end }}
 {{- range $key, $value := (include (printf "%s.config" .Chart.Name) . | fromYaml) }}
 {{ $key }}: {{ $value | toString | quote }}
 {{- end }}

@@ -1,10 +1,14 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { type JaegerOnFreePorts, startJaegerOnFreePorts } from './http-servers.js';
 import { NatsServer } from './nats-server.js';
 import { PostgresServer } from './postgres-server.js';
 import { ensureGoTool, GO_TOOLS } from './tools.js';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The real servers a benchmark runs a service against, in a temporary folder of their own. */
 export interface BenchServers {
@@ -56,4 +60,21 @@ export async function startBenchServers(
  */
 export function cpuProfileFlags(dir: string | undefined, name: string): string[] {
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+}
+
+/**
+ * The `NODE_OPTIONS` a service's chart gives its containers (`nodeOptions` in
+ * charts/<service>/values.yaml: the heap sized to the memory limit), so a benchmark measures the
+ * service as it is deployed.
+ */
+export async function chartNodeOptions(
+  service: 'user-service' | 'messaging-service',
+): Promise<string> {
+  const values = parse(await readFile(join(REPO, 'charts', service, 'values.yaml'), 'utf8')) as {
+    nodeOptions?: unknown;
+  };
+  if (typeof values.nodeOptions !== 'string') {
+    throw new Error(`charts/${service}/values.yaml has no nodeOptions string`);
+  }
+  return values.nodeOptions;
 }

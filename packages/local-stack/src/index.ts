@@ -1,4 +1,9 @@
-export { type BenchServers, cpuProfileFlags, startBenchServers } from './bench-servers.js';
+export {
+  type BenchServers,
+  chartNodeOptions,
+  cpuProfileFlags,
+  startBenchServers,
+} from './bench-servers.js';
 export { type DemoResult, type DemoUrls, runDemo } from './demo.js';
 export {
   type JaegerOnFreePorts,

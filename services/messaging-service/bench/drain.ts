@@ -23,6 +23,7 @@ import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { createUserCreatedEvent, encodeEvent, STREAMS, SUBJECTS } from '@signup-flow/events';
 import {
+  chartNodeOptions,
   cpuProfileFlags,
   freePort,
   ManagedProcess,
@@ -42,6 +43,7 @@ const { values } = parseArgs({
     /** `off`, `on` (every span exported to a real Jaeger) or `both`, to see what tracing costs. */
     tracing: { type: 'string', default: 'off' },
     summary: { type: 'string' },
+    'node-options': { type: 'string' },
     /** A folder: each replica then writes a V8 CPU profile there as it stops (`--cpu-prof`). */
     'cpu-prof': { type: 'string' },
   },
@@ -53,6 +55,8 @@ const TELEMETRY = new URL('../../../packages/telemetry/dist/register.js', import
 const tracingVariants = values.tracing === 'both' ? ['off', 'on'] : [String(values.tracing)];
 const CONSUMER = 'messaging-service-welcome-email';
 
+// The heap settings the chart deploys the service with (`--node-options` overrides them).
+const nodeOptions = values['node-options'] ?? (await chartNodeOptions('messaging-service'));
 const servers = await startBenchServers('messaging-drain-bench', {
   withJaeger: tracingVariants.includes('on'),
 });
@@ -86,7 +90,7 @@ await ensureStream(
   usersStreamConfig({ replicas: 1, maxAgeMs: 24 * 3600_000, duplicateWindowMs: 120_000 }),
 );
 
-console.log(`publishing ${eventCount} UserCreated events…`);
+console.log(`NODE_OPTIONS=${nodeOptions}; publishing ${eventCount} UserCreated events…`);
 for (let start = 0; start < eventCount; start += 500) {
   const batch = Array.from({ length: Math.min(500, eventCount - start) }, (_, i) => {
     const userId = randomUUID();
@@ -173,6 +177,7 @@ async function drain(replicaCount: number, tracing: string) {
           MAIL_FROM: 'bench <bench@example.test>',
           LOG_LEVEL: 'warn',
           SEND_CONCURRENCY: String(values.concurrency),
+          NODE_OPTIONS: nodeOptions,
           OTEL_SDK_DISABLED: tracing === 'on' ? 'false' : 'true',
           OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
           OTEL_SERVICE_NAME: 'messaging-service',

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { hash } from '@node-rs/argon2';
 import {
+  chartNodeOptions,
   cpuProfileFlags,
   freePort,
   ManagedProcess,
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     tracing: { type: 'string', default: 'both' },
     'paced-rate': { type: 'string' },
     summary: { type: 'string' },
+    'node-options': { type: 'string' },
     /** A folder: the service then writes a V8 CPU profile there as it stops (`--cpu-prof`). */
     'cpu-prof': { type: 'string' },
   },
@@ -90,6 +92,8 @@ async function argon2Ceiling(durationMs: number): Promise<number> {
   return Math.max(...rates);
 }
 
+// The heap settings the chart deploys the service with (`--node-options` overrides them).
+const nodeOptions = values['node-options'] ?? (await chartNodeOptions('user-service'));
 const servers = await startBenchServers('signup-bench', {
   withJaeger: phases.some((phase) => phase.tracing === 'on'),
 });
@@ -194,6 +198,7 @@ async function measure(tracing: string, load: Load): Promise<void> {
       NATS_URL: nats.url,
       LOG_LEVEL: 'warn',
       JWT_SECRET: 'benchmark-secret-benchmark-secret-benchmark',
+      NODE_OPTIONS: nodeOptions,
       OTEL_SDK_DISABLED: tracing === 'on' ? 'false' : 'true',
       OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
       OTEL_SERVICE_NAME: 'user-service',
@@ -254,7 +259,7 @@ async function measure(tracing: string, load: Load): Promise<void> {
 
 try {
   console.log(
-    `machine: ${availableParallelism()} cores; concurrency ${concurrency}; ${seconds} s per phase`,
+    `machine: ${availableParallelism()} cores; concurrency ${concurrency}; ${seconds} s per phase; NODE_OPTIONS=${nodeOptions}`,
   );
   const hashesPerSecond = await argon2Ceiling(Math.min(seconds, 10) * 1000);
   console.log(
