@@ -55,11 +55,12 @@ export async function startBenchServers(
 }
 
 /**
- * Node's flags that make a benchmarked service write a V8 CPU profile into `dir` as it exits
- * (open it in Chrome DevTools or speedscope as a flame graph); none without a folder.
+ * Node's flags that make a benchmarked service write V8 CPU profiles into `<dir>/<name>/` as it
+ * exits, one a thread (with tracing on, the ESM loader's thread writes its own; the main thread's
+ * is the largest). Open one in Chrome DevTools or speedscope as a flame graph. None without `dir`.
  */
 export function cpuProfileFlags(dir: string | undefined, name: string): string[] {
-  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, name)}`] : [];
 }
 
 /**
@@ -78,3 +79,13 @@ export async function chartNodeOptions(
   }
   return values.nodeOptions;
 }
+
+/** The options every service benchmark takes besides its own, for `parseArgs`. */
+export const SERVICE_BENCH_OPTIONS = {
+  /** A file: the figures as JSON, for `npm run bench`'s table. */
+  summary: { type: 'string' },
+  /** The service's NODE_OPTIONS instead of its chart's. */
+  'node-options': { type: 'string' },
+  /** A folder: the service writes V8 CPU profiles there as it stops ({@link cpuProfileFlags}). */
+  'cpu-prof': { type: 'string' },
+} as const;

@@ -2,6 +2,7 @@ export {
   type BenchServers,
   chartNodeOptions,
   cpuProfileFlags,
+  SERVICE_BENCH_OPTIONS,
   startBenchServers,
 } from './bench-servers.js';
 export { type DemoResult, type DemoUrls, runDemo } from './demo.js';

@@ -27,6 +27,7 @@ import {
   cpuProfileFlags,
   freePort,
   ManagedProcess,
+  SERVICE_BENCH_OPTIONS,
   startBenchServers,
   waitUntil,
 } from '@signup-flow/local-stack';
@@ -42,10 +43,7 @@ const { values } = parseArgs({
     replicas: { type: 'string', default: '1,2' },
     /** `off`, `on` (every span exported to a real Jaeger) or `both`, to see what tracing costs. */
     tracing: { type: 'string', default: 'off' },
-    summary: { type: 'string' },
-    'node-options': { type: 'string' },
-    /** A folder: each replica then writes a V8 CPU profile there as it stops (`--cpu-prof`). */
-    'cpu-prof': { type: 'string' },
+    ...SERVICE_BENCH_OPTIONS,
   },
 });
 const eventCount = Number(values.events);

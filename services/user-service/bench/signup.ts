@@ -23,6 +23,7 @@ import {
   freePort,
   ManagedProcess,
   runLoad,
+  SERVICE_BENCH_OPTIONS,
   startBenchServers,
   waitUntil,
 } from '@signup-flow/local-stack';
@@ -34,10 +35,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     tracing: { type: 'string', default: 'both' },
     'paced-rate': { type: 'string' },
-    summary: { type: 'string' },
-    'node-options': { type: 'string' },
-    /** A folder: the service then writes a V8 CPU profile there as it stops (`--cpu-prof`). */
-    'cpu-prof': { type: 'string' },
+    ...SERVICE_BENCH_OPTIONS,
   },
 });
 const concurrency = Number(values.concurrency);
