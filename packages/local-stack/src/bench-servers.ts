@@ -4,11 +4,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { type JaegerOnFreePorts, startJaegerOnFreePorts } from './http-servers.js';
+import { ManagedProcess } from './managed-process.js';
 import { NatsServer } from './nats-server.js';
+import { freePort, waitUntil } from './ports.js';
 import { PostgresServer } from './postgres-server.js';
 import { ensureGoTool, GO_TOOLS } from './tools.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const TELEMETRY_REGISTER = new URL('../../telemetry/dist/register.js', import.meta.url).href;
 
 /** The real servers a benchmark runs a service against, in a temporary folder of their own. */
 export interface BenchServers {
@@ -56,12 +59,109 @@ export async function startBenchServers(
 
 /**
  * Node's flags that make a benchmarked service write V8 CPU profiles into `<dir>/<name>/` as it
- * exits, one a thread (with tracing on, the ESM loader's thread writes its own; the main thread's
- * is the largest). Open one in Chrome DevTools or speedscope as a flame graph. None without `dir`.
+ * exits, one a thread (the main thread's is the largest). Open one in Chrome DevTools or
+ * speedscope as a flame graph. None without `dir`.
  */
-export function cpuProfileFlags(dir: string | undefined, name: string): string[] {
+function cpuProfileFlags(dir: string | undefined, name: string): string[] {
   return dir ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, name)}`] : [];
 }
+
+export interface BenchedServiceOptions {
+  service: 'user-service' | 'messaging-service';
+  /** Names its log file (in the servers' folder) and its CPU profiles' folder. */
+  label: string;
+  servers: BenchServers;
+  /** Exports every span to the servers' Jaeger; off, OTEL_SDK_DISABLED=true. */
+  tracing: boolean;
+  /** Its NODE_OPTIONS: usually {@link chartNodeOptions}. */
+  nodeOptions: string;
+  /** Writes V8 CPU profiles into this folder when set. */
+  cpuProfileDir: string | undefined;
+  /** The service's own variables (database, NATS, SMTP, …). */
+  env: Record<string, string>;
+}
+
+export interface BenchedService {
+  baseUrl: string;
+  /** The highest resident memory and V8 heap in use so far, from its /metrics every 250 ms. */
+  peak(): { rssBytes: number; heapUsedBytes: number };
+  /** Takes a last memory sample, then stops the process (SIGTERM; its profiles are written). */
+  stop(): Promise<void>;
+}
+
+async function sampleMemory(baseUrl: string): Promise<{ rssBytes: number; heapUsedBytes: number }> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    rssBytes: value('process_resident_memory_bytes'),
+    heapUsedBytes: value('nodejs_heap_size_used_bytes'),
+  };
+}
+
+/**
+ * A built service as its image runs it (`node --import` the telemetry, then `dist/main.js`), with
+ * the given heap settings, logging warnings only, on a free port; resolved once it is ready.
+ */
+export async function startBenchedService(options: BenchedServiceOptions): Promise<BenchedService> {
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const child = new ManagedProcess({
+    name: options.label,
+    command: process.execPath,
+    args: [
+      ...cpuProfileFlags(options.cpuProfileDir, options.label),
+      '--import',
+      TELEMETRY_REGISTER,
+      join(REPO, 'services', options.service, 'dist', 'main.js'),
+    ],
+    env: {
+      ...process.env,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      NODE_OPTIONS: options.nodeOptions,
+      OTEL_SDK_DISABLED: String(!options.tracing),
+      OTEL_EXPORTER_OTLP_ENDPOINT: options.servers.otlpEndpoint,
+      OTEL_SERVICE_NAME: options.service,
+      ...options.env,
+    },
+    logFile: join(options.servers.dir, `${options.label}.log`),
+  });
+  try {
+    await waitUntil(options.label, async () => (await fetch(`${baseUrl}/readyz`)).ok);
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+  const peak = { rssBytes: 0, heapUsedBytes: 0 };
+  const record = (sample: { rssBytes: number; heapUsedBytes: number }) => {
+    peak.rssBytes = Math.max(peak.rssBytes, sample.rssBytes);
+    peak.heapUsedBytes = Math.max(peak.heapUsedBytes, sample.heapUsedBytes);
+  };
+  const sampler = setInterval(() => {
+    sampleMemory(baseUrl)
+      .then(record)
+      .catch(() => undefined);
+  }, 250);
+  return {
+    baseUrl,
+    peak: () => ({ ...peak }),
+    async stop() {
+      clearInterval(sampler);
+      record(await sampleMemory(baseUrl).catch(() => peak));
+      await child.stop();
+    },
+  };
+}
+
+/** The options every service benchmark takes besides its own, for `parseArgs`. */
+export const SERVICE_BENCH_OPTIONS = {
+  /** A file: the figures as JSON, for `npm run bench`'s table. */
+  summary: { type: 'string' },
+  /** The service's NODE_OPTIONS instead of its chart's. */
+  'node-options': { type: 'string' },
+  /** A folder: the service writes V8 CPU profiles there as it stops. */
+  'cpu-prof': { type: 'string' },
+} as const;
 
 /**
  * The `NODE_OPTIONS` a service's chart gives its containers (`nodeOptions` in
@@ -79,13 +179,3 @@ export async function chartNodeOptions(
   }
   return values.nodeOptions;
 }
-
-/** The options every service benchmark takes besides its own, for `parseArgs`. */
-export const SERVICE_BENCH_OPTIONS = {
-  /** A file: the figures as JSON, for `npm run bench`'s table. */
-  summary: { type: 'string' },
-  /** The service's NODE_OPTIONS instead of its chart's. */
-  'node-options': { type: 'string' },
-  /** A folder: the service writes V8 CPU profiles there as it stops ({@link cpuProfileFlags}). */
-  'cpu-prof': { type: 'string' },
-} as const;

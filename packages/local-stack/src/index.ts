@@ -1,8 +1,10 @@
 export {
+  type BenchedService,
+  type BenchedServiceOptions,
   type BenchServers,
   chartNodeOptions,
-  cpuProfileFlags,
   SERVICE_BENCH_OPTIONS,
+  startBenchedService,
   startBenchServers,
 } from './bench-servers.js';
 export { type DemoResult, type DemoUrls, runDemo } from './demo.js';

@@ -16,18 +16,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { createUserCreatedEvent, encodeEvent, STREAMS, SUBJECTS } from '@signup-flow/events';
 import {
   chartNodeOptions,
-  cpuProfileFlags,
   freePort,
-  ManagedProcess,
   SERVICE_BENCH_OPTIONS,
+  startBenchedService,
   startBenchServers,
   waitUntil,
 } from '@signup-flow/local-stack';
@@ -48,8 +45,6 @@ const { values } = parseArgs({
 });
 const eventCount = Number(values.events);
 const replicaCounts = String(values.replicas).split(',').map(Number);
-const MAIN_JS = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-const TELEMETRY = new URL('../../../packages/telemetry/dist/register.js', import.meta.url).href;
 const tracingVariants = values.tracing === 'both' ? ['off', 'on'] : [String(values.tracing)];
 const CONSUMER = 'messaging-service-welcome-email';
 
@@ -58,7 +53,7 @@ const nodeOptions = values['node-options'] ?? (await chartNodeOptions('messaging
 const servers = await startBenchServers('messaging-drain-bench', {
   withJaeger: tracingVariants.includes('on'),
 });
-const { dir, postgres, nats, otlpEndpoint } = servers;
+const { dir, postgres, nats } = servers;
 
 let accepted = 0;
 let firstAt = 0;
@@ -107,38 +102,6 @@ for (let start = 0; start < eventCount; start += 500) {
   );
 }
 
-interface Replica {
-  process: ManagedProcess;
-  port: number;
-  maxRssBytes: number;
-  maxHeapUsedBytes: number;
-}
-
-interface Memory {
-  rssBytes: number;
-  heapUsedBytes: number;
-}
-
-async function memory(port: number): Promise<Memory> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const value = (name: string) =>
-    Number(
-      text
-        .split('\n')
-        .find((entry) => entry.startsWith(`${name} `))
-        ?.split(' ')[1] ?? 0,
-    );
-  return {
-    rssBytes: value('process_resident_memory_bytes'),
-    heapUsedBytes: value('nodejs_heap_size_used_bytes'),
-  };
-}
-
-function record(replica: Replica, sample: Memory): void {
-  replica.maxRssBytes = Math.max(replica.maxRssBytes, sample.rssBytes);
-  replica.maxHeapUsedBytes = Math.max(replica.maxHeapUsedBytes, sample.heapUsedBytes);
-}
-
 const mib = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
 
 async function drain(replicaCount: number, tracing: string) {
@@ -147,63 +110,36 @@ async function drain(replicaCount: number, tracing: string) {
   const database = `drain_${replicaCount}_${Date.now()}`;
   const databaseUrl = await postgres.createDatabase(database);
   accepted = 0;
-  const replicas: Replica[] = [];
-  for (let i = 0; i < replicaCount; i++) {
-    const port = await freePort();
-    replicas.push({
-      port,
-      maxRssBytes: 0,
-      maxHeapUsedBytes: 0,
-      process: new ManagedProcess({
-        name: `messaging-service-${i}`,
-        command: process.execPath,
-        args: [
-          ...cpuProfileFlags(
-            values['cpu-prof'],
-            `messaging-service-${replicaCount}-${i}-tracing-${tracing}`,
-          ),
-          '--import',
-          TELEMETRY,
-          MAIN_JS,
-        ],
+  const replicas = await Promise.all(
+    Array.from({ length: replicaCount }, (_, i) =>
+      startBenchedService({
+        service: 'messaging-service',
+        label: `messaging-service-${replicaCount}-${i}-tracing-${tracing}`,
+        servers,
+        tracing: tracing === 'on',
+        nodeOptions,
+        cpuProfileDir: values['cpu-prof'],
         env: {
-          ...process.env,
-          PORT: String(port),
           DATABASE_URL: databaseUrl,
           NATS_URL: nats.url,
           SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
           MAIL_FROM: 'bench <bench@example.test>',
-          LOG_LEVEL: 'warn',
           SEND_CONCURRENCY: String(values.concurrency),
-          NODE_OPTIONS: nodeOptions,
-          OTEL_SDK_DISABLED: tracing === 'on' ? 'false' : 'true',
-          OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
-          OTEL_SERVICE_NAME: 'messaging-service',
         },
-        logFile: join(dir, `drain-${replicaCount}-${i}.log`),
       }),
-    });
-  }
-  const sampler = setInterval(() => {
-    for (const replica of replicas) {
-      memory(replica.port)
-        .then((sample) => record(replica, sample))
-        .catch(() => undefined);
-    }
-  }, 250);
+    ),
+  );
   await waitUntil('the backlog to drain', async () => accepted >= eventCount, 30 * 60_000, 100);
-  clearInterval(sampler);
   const seconds = (lastAt - firstAt) / 1000;
-  for (const replica of replicas) record(replica, await memory(replica.port));
-  await Promise.all(replicas.map((replica) => replica.process.stop()));
+  await Promise.all(replicas.map((replica) => replica.stop()));
   return {
     replicas: replicaCount,
     tracing,
     emails: accepted,
     seconds: Number(seconds.toFixed(2)),
     emailsPerSecond: Math.round((accepted - 1) / seconds),
-    peakRssMiB: replicas.map((replica) => mib(replica.maxRssBytes)),
-    peakHeapUsedMiB: replicas.map((replica) => mib(replica.maxHeapUsedBytes)),
+    peakRssMiB: replicas.map((replica) => mib(replica.peak().rssBytes)),
+    peakHeapUsedMiB: replicas.map((replica) => mib(replica.peak().heapUsedBytes)),
   };
 }
 

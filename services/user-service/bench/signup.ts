@@ -19,11 +19,9 @@ import { parseArgs } from 'node:util';
 import { hash } from '@node-rs/argon2';
 import {
   chartNodeOptions,
-  cpuProfileFlags,
-  freePort,
-  ManagedProcess,
   runLoad,
   SERVICE_BENCH_OPTIONS,
+  startBenchedService,
   startBenchServers,
   waitUntil,
 } from '@signup-flow/local-stack';
@@ -51,9 +49,6 @@ const phases: Array<{ tracing: string; load: Load }> = [
   })),
   ...(pacedRate === undefined ? [] : [{ tracing: 'on', load: { rate: pacedRate } }]),
 ];
-
-const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
-const TELEMETRY = new URL('../../../packages/telemetry/dist/register.js', import.meta.url).href;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -95,7 +90,7 @@ const nodeOptions = values['node-options'] ?? (await chartNodeOptions('user-serv
 const servers = await startBenchServers('signup-bench', {
   withJaeger: phases.some((phase) => phase.tracing === 'on'),
 });
-const { dir, postgres, nats, otlpEndpoint } = servers;
+const { postgres, nats } = servers;
 
 let sequence = 0;
 
@@ -113,12 +108,6 @@ interface SignupRun {
   peakRssMiB: number;
 }
 const runs: SignupRun[] = [];
-
-/** The service's resident memory, from its own metrics. */
-async function rssBytes(baseUrl: string): Promise<number> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  return Number(/^process_resident_memory_bytes (\S+)$/m.exec(text)?.[1] ?? 0);
-}
 
 /**
  * Full load for the phase's length: each of `concurrency` loops sends the next signup as soon as
@@ -179,44 +168,23 @@ async function pacedLoad(baseUrl: string, rate: number) {
 async function measure(tracing: string, load: Load): Promise<void> {
   const label = 'rate' in load ? `paced_${load.rate}` : `tracing_${tracing}`;
   const databaseUrl = await postgres.createDatabase(`users_bench_${label}`);
-  const port = await freePort();
-  const service = new ManagedProcess({
-    name: 'user-service',
-    command: process.execPath,
-    args: [
-      ...cpuProfileFlags(values['cpu-prof'], `user-service-tracing-${tracing}`),
-      '--import',
-      TELEMETRY,
-      MAIN,
-    ],
+  const service = await startBenchedService({
+    service: 'user-service',
+    label: `user-service-${label}`,
+    servers,
+    tracing: tracing === 'on',
+    nodeOptions,
+    cpuProfileDir: values['cpu-prof'],
     env: {
-      ...process.env,
-      PORT: String(port),
       DATABASE_URL: databaseUrl,
       NATS_URL: nats.url,
-      LOG_LEVEL: 'warn',
       JWT_SECRET: 'benchmark-secret-benchmark-secret-benchmark',
-      NODE_OPTIONS: nodeOptions,
-      OTEL_SDK_DISABLED: tracing === 'on' ? 'false' : 'true',
-      OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
-      OTEL_SERVICE_NAME: 'user-service',
     },
-    logFile: join(dir, `user-service-${label}.log`),
   });
-  const baseUrl = `http://127.0.0.1:${port}`;
   try {
-    await waitUntil('user-service', async () => (await fetch(`${baseUrl}/readyz`)).ok);
-    let peakRss = 0;
-    const sampler = setInterval(() => {
-      rssBytes(baseUrl)
-        .then((bytes) => {
-          peakRss = Math.max(peakRss, bytes);
-        })
-        .catch(() => undefined);
-    }, 250);
+    const { baseUrl } = service;
     const result = 'rate' in load ? await pacedLoad(baseUrl, load.rate) : await fullLoad(baseUrl);
-    clearInterval(sampler);
-    peakRss = Math.max(peakRss, await rssBytes(baseUrl));
+    const peakRss = service.peak().rssBytes;
 
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
