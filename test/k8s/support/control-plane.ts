@@ -72,6 +72,22 @@ async function writeKubeconfig(
  * default admission plugins including Pod Security, an audit log), kube-controller-manager,
  * kube-scheduler, and kwok playing three nodes' kubelets. Stop it with {@link stop}.
  */
+/**
+ * What kube-controller-manager and kube-scheduler are both told: who they are (one kubeconfig for
+ * the API server, authentication and authorization), no leader election (one of each), and where
+ * their own HTTPS endpoint listens.
+ */
+function componentFlags(kubeconfig: string, securePort: number): string[] {
+  return [
+    `--kubeconfig=${kubeconfig}`,
+    `--authentication-kubeconfig=${kubeconfig}`,
+    `--authorization-kubeconfig=${kubeconfig}`,
+    '--leader-elect=false',
+    '--bind-address=127.0.0.1',
+    `--secure-port=${securePort}`,
+  ];
+}
+
 export class ControlPlane {
   readonly #processes: ManagedProcess[] = [];
   /** Audit events from before the control plane was ready (its own bootstrapping races). */
@@ -190,11 +206,7 @@ export class ControlPlane {
       );
 
       plane.#spawn('kube-controller-manager', binaries.kubeControllerManager, [
-        `--kubeconfig=${managerKubeconfig}`,
-        `--authentication-kubeconfig=${managerKubeconfig}`,
-        `--authorization-kubeconfig=${managerKubeconfig}`,
-        '--leader-elect=false',
-        ...['--bind-address=127.0.0.1', `--secure-port=${managerPort}`],
+        ...componentFlags(managerKubeconfig, managerPort),
         // Each controller acts as its own service account, as kubeadm sets it up: the RBAC that
         // real clusters run, so a refusal here is one a cluster would give.
         '--use-service-account-credentials=true',
@@ -207,13 +219,11 @@ export class ControlPlane {
         // that never fail, so nothing is lost without it (../shared/TOOLS.md found the same).
         '--controllers=*,-node-lifecycle-controller',
       ]);
-      plane.#spawn('kube-scheduler', binaries.kubeScheduler, [
-        `--kubeconfig=${schedulerKubeconfig}`,
-        `--authentication-kubeconfig=${schedulerKubeconfig}`,
-        `--authorization-kubeconfig=${schedulerKubeconfig}`,
-        '--leader-elect=false',
-        ...['--bind-address=127.0.0.1', `--secure-port=${schedulerPort}`],
-      ]);
+      plane.#spawn(
+        'kube-scheduler',
+        binaries.kubeScheduler,
+        componentFlags(schedulerKubeconfig, schedulerPort),
+      );
       plane.#spawn('kwok', binaries.kwok, [
         `--kubeconfig=${kubeconfig}`,
         '--manage-all-nodes=false',
