@@ -3,6 +3,9 @@
  * figure beside its ceiling and goal. Nothing here checks a speed: this machine is shared.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -38,4 +41,32 @@ describe('npm run bench', () => {
     expect(rows[5]?.[3]).toMatch(/^SMTP sink \d+\/s; bare JetStream consume\+ack \d+\/s$/);
     expect(output).toMatch(/^machine: \d+ cores/m);
   }, 660_000);
+
+  it('when a service benchmark is given --cpu-prof, then the service leaves a V8 CPU profile of its run there', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'signup-flow-cpu-prof-'));
+    try {
+      const result = spawnSync(
+        process.execPath,
+        [
+          'services/user-service/bench/signup.ts',
+          ...['--seconds', '1', '--concurrency', '2', '--tracing', 'off', '--cpu-prof', dir],
+        ],
+        { cwd: REPO, encoding: 'utf8', timeout: 120_000 },
+      );
+      expect(result.status, `${result.stdout}${result.stderr}`).toBe(0);
+      const folder = join(dir, 'user-service-tracing_off');
+      const profiles = readdirSync(folder).filter((name) => name.endsWith('.cpuprofile'));
+      expect(profiles.length).toBeGreaterThan(0);
+      const profile = JSON.parse(readFileSync(join(folder, profiles[0] ?? ''), 'utf8')) as {
+        nodes: Array<{ callFrame: { url: string } }>;
+        samples: number[];
+      };
+      expect(profile.samples.length).toBeGreaterThan(0);
+      expect(profile.nodes.some((node) => node.callFrame.url.includes('user-service/dist/'))).toBe(
+        true,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 });

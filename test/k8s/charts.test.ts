@@ -33,6 +33,13 @@ function container(deployment: K8sObject) {
   return deployment.spec.template.spec.containers[0];
 }
 
+/** A Kubernetes memory quantity (`320Mi`, `1Gi`) in MiB. */
+function mebibytes(quantity: string): number {
+  const match = /^(\d+)(Mi|Gi)$/.exec(quantity);
+  if (!match) throw new Error(`not a Mi/Gi memory quantity: ${quantity}`);
+  return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1);
+}
+
 function configOf(objects: K8sObject[]): Record<string, string> {
   return find(objects, 'ConfigMap').data;
 }
@@ -97,6 +104,13 @@ describe.runIf(canRun)('the Helm charts', () => {
         /^[a-f0-9]{64}$/,
       );
       expect(app.envFrom[0].configMapRef.name).toBe(find(objects, 'ConfigMap').metadata.name);
+      // The heap is capped (NODE_OPTIONS from nodeOptions) at half the memory limit at most: the
+      // rest of the process and, in the user-service, the hashes in flight need the other half.
+      const heapCapMiB = Number(
+        /--max-old-space-size=(\d+)/.exec(configOf(objects).NODE_OPTIONS ?? '')?.[1],
+      );
+      expect(heapCapMiB).toBeGreaterThan(0);
+      expect(heapCapMiB).toBeLessThanOrEqual(mebibytes(app.resources.limits.memory) / 2);
     });
 
     it('when rendered, then the migration Job is a pre-install/pre-upgrade hook with its own ServiceAccount', () => {
