@@ -11,7 +11,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
-import { freePort, NatsServer, PostgresServer, waitUntil } from '@signup-flow/local-stack';
+import {
+  freePort,
+  NatsServer,
+  PostgresServer,
+  percentile,
+  waitUntil,
+} from '@signup-flow/local-stack';
 import {
   onTestFileEnd,
   type ServedService,
@@ -82,12 +88,6 @@ interface Acknowledged {
   id: string;
   email: string;
   at: number;
-}
-
-function percentile(values: number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 /** A 3-node JetStream cluster on loopback, file storage, `sync_interval: always`. */
@@ -295,9 +295,9 @@ export async function runChaos(profile: ChaosProfile): Promise<ChaosFigures> {
     windows.some(
       ({ from, to }) => first.getTime() >= from - 5_000 && first.getTime() <= to + 1_000,
     );
-  const latencies = acknowledged.map(
-    (user) => (emailed(user.email)[0]?.receivedAt.getTime() ?? Number.NaN) - user.at,
-  );
+  const latencies = acknowledged
+    .map((user) => (emailed(user.email)[0]?.receivedAt.getTime() ?? Number.NaN) - user.at)
+    .sort((a, b) => a - b);
   return {
     signupsAcknowledged: acknowledged.length,
     signupsRefused: refused,
@@ -310,8 +310,8 @@ export async function runChaos(profile: ChaosProfile): Promise<ChaosFigures> {
     unexplainedDuplicates: duplicated.filter((received) => !explained(received[0] ?? new Date(0)))
       .length,
     settleMs,
-    signupToEmailP50Ms: percentile(latencies, 50),
-    signupToEmailP99Ms: percentile(latencies, 99),
+    signupToEmailP50Ms: percentile(latencies, 0.5),
+    signupToEmailP99Ms: percentile(latencies, 0.99),
   };
 }
 

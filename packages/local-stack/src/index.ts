@@ -19,7 +19,7 @@ export {
   startMailpit,
   startPrometheus,
 } from './http-servers.js';
-export { type LoadOptions, type LoadProgress, runLoad } from './load.js';
+export { type LoadOptions, type LoadProgress, percentile, runLoad } from './load.js';
 export { ManagedProcess, type ManagedProcessOptions } from './managed-process.js';
 export { type NatsOperatorTrust, NatsServer, type NatsServerOptions } from './nats-server.js';
 export { freePort, isPortOpen, StopWaiting, waitUntil } from './ports.js';

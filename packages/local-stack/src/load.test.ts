@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type LoadProgress, runLoad } from './load.js';
+import { type LoadProgress, percentile, runLoad } from './load.js';
 import { freePort } from './ports.js';
 
 const LOAD_CLI = fileURLToPath(new URL('../dist/cli/load.js', import.meta.url));
@@ -84,5 +84,15 @@ describe('npm run load (the command line)', () => {
     });
     expect(run.status).toBe(1);
     expect(run.stderr).toMatch(/is not ready\. Start the stack with npm start/);
+  });
+});
+
+describe('percentile', () => {
+  it('when given ascending values, then it is the nearest-rank percentile, and NaN of none', () => {
+    const hundred = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect([0.5, 0.99, 1].map((fraction) => percentile(hundred, fraction))).toEqual([50, 99, 100]);
+    expect(percentile([7], 0.99)).toBe(7);
+    expect(percentile([1, 2, 3], 0)).toBe(1);
+    expect(percentile([], 0.5)).toBeNaN();
   });
 });

@@ -31,9 +31,10 @@ export interface LoadProgress {
   errorsByStatus: Record<string, number>;
 }
 
-function percentile(sorted: number[], fraction: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)] ?? 0;
+/** The nearest-rank percentile (`fraction` 0.99 for p99) of values in ascending order; NaN of none. */
+export function percentile(sorted: readonly number[], fraction: number): number {
+  const rank = Math.ceil(fraction * sorted.length) - 1;
+  return sorted[Math.max(0, Math.min(sorted.length - 1, rank))] ?? Number.NaN;
 }
 
 /**
@@ -63,8 +64,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadProgress> {
       errors,
       dropped,
       rate: elapsedSeconds > 0 ? (created + errors) / elapsedSeconds : 0,
-      p50Ms: percentile(sorted, 0.5),
-      p99Ms: percentile(sorted, 0.99),
+      // 0 until the first answer, so that the progress lines print a number.
+      p50Ms: sorted.length > 0 ? percentile(sorted, 0.5) : 0,
+      p99Ms: sorted.length > 0 ? percentile(sorted, 0.99) : 0,
       errorsByStatus: { ...errorsByStatus },
     };
   };

@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { hash } from '@node-rs/argon2';
 import {
   chartNodeOptions,
+  percentile,
   runLoad,
   SERVICE_BENCH_OPTIONS,
   startBenchedService,
@@ -48,11 +49,6 @@ const phases: Array<{ tracing: string; load: Load }> = [
   })),
   ...(pacedRate === undefined ? [] : [{ tracing: 'on', load: { rate: pacedRate } }]),
 ];
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
 
 const ms = (value: number) => `${value.toFixed(1)} ms`;
 
@@ -141,8 +137,8 @@ async function fullLoad(baseUrl: string) {
   return {
     created: latencies.length,
     signupsPerSecond: latencies.length / ((performance.now() - started) / 1000),
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
     failures,
   };
 }
@@ -210,12 +206,12 @@ async function measure(tracing: string, load: Load): Promise<void> {
       p50Ms: result.p50Ms,
       p99Ms: result.p99Ms,
       failures: result.failures,
-      commitToPubAckP50Ms: percentile(toPubAck, 50),
-      commitToPubAckP99Ms: percentile(toPubAck, 99),
+      commitToPubAckP50Ms: percentile(toPubAck, 0.5),
+      commitToPubAckP99Ms: percentile(toPubAck, 0.99),
       peakRssMiB: peakRss / 2 ** 20,
     });
     console.log(
-      `tracing ${tracing.padEnd(3)}${'rate' in load ? `, paced at ${load.rate}/s` : ''}: ${result.signupsPerSecond.toFixed(1)} signups/s, p50 ${ms(result.p50Ms)}, p99 ${ms(result.p99Ms)}, ${result.failures} failed; commit→PubAck p50 ${ms(percentile(toPubAck, 50))}, p99 ${ms(percentile(toPubAck, 99))} (${toPubAck.length} events); peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
+      `tracing ${tracing.padEnd(3)}${'rate' in load ? `, paced at ${load.rate}/s` : ''}: ${result.signupsPerSecond.toFixed(1)} signups/s, p50 ${ms(result.p50Ms)}, p99 ${ms(result.p99Ms)}, ${result.failures} failed; commit→PubAck p50 ${ms(percentile(toPubAck, 0.5))}, p99 ${ms(percentile(toPubAck, 0.99))} (${toPubAck.length} events); peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
     );
   } finally {
     await service.stop();

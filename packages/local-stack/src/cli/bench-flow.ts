@@ -13,7 +13,7 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runLoad } from '../load.js';
+import { percentile, runLoad } from '../load.js';
 import { freePort, waitUntil } from '../ports.js';
 import { LocalStack, PORT_VARIABLES, type StackPorts } from '../stack.js';
 
@@ -40,11 +40,6 @@ export interface FlowSummary {
 interface MailpitList {
   total: number;
   messages: Array<{ Created: string; To: Array<{ Address: string }> }>;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 async function mailpitMessages(inbox: string): Promise<MailpitList['messages']> {
@@ -108,8 +103,8 @@ try {
     rate,
     signups: sentAt.size,
     emails: latencies.length,
-    signupToEmailP50Ms: percentile(latencies, 50),
-    signupToEmailP99Ms: percentile(latencies, 99),
+    signupToEmailP50Ms: percentile(latencies, 0.5),
+    signupToEmailP99Ms: percentile(latencies, 0.99),
     signupP99Ms: load.p99Ms,
   };
   console.log(
