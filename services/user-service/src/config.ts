@@ -45,7 +45,7 @@ export const configSchema = z
       .min(1)
       .max(1000)
       .default(100)
-      .describe('events claimed per relay transaction'),
+      .describe('events claimed per relay transaction, and the most hand-offs in flight'),
     OUTBOX_POLL_INTERVAL_MS: env
       .positiveInt(1000)
       .describe('fallback poll when no notification arrives'),

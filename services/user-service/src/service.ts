@@ -96,7 +96,7 @@ export async function startUserService(settings: Settings, logger: Logger): Prom
 
   let draining = false;
   const app = createApp({
-    users: createUserStore(db),
+    users: createUserStore(db, relay),
     hasher: await createPasswordHasher(settings.passwordHashConcurrency),
     issueToken: createTokenIssuer({ ...settings.jwt, secret: jwtSecret }),
     verifyToken: createTokenVerifier({

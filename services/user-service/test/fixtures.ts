@@ -65,9 +65,13 @@ export interface InProcessService {
   baseUrl: string;
   server: RunningHttpServer;
   logLines: string[];
+  /** Stops it as SIGTERM does: in-flight requests and publishes finish first. */
+  stop(): Promise<void>;
 }
 
 export interface ApiOptions {
+  /** The nats-server it publishes to; none by default, so the outbox keeps every event. */
+  natsUrl?: string;
   /** The login throttle's limits; the production defaults unless given. */
   loginThrottle?: Partial<LoginThrottleLimits>;
   trustProxy?: boolean;
@@ -75,8 +79,9 @@ export interface ApiOptions {
 
 /**
  * The user-service in this process, wired by its own composition root (`service.ts`) from the
- * same environment variables a deployment sets, on a free port. NATS points nowhere, so its relay
- * never publishes: these tests see the outbox as the API left it (relays are started apart).
+ * same environment variables a deployment sets, on a free port. Unless given `natsUrl`, NATS
+ * points nowhere, so its relay never publishes: these tests see the outbox as the API left it
+ * (relays are started apart).
  */
 export async function startApi(
   databaseUrl: string,
@@ -89,7 +94,7 @@ export async function startApi(
     HOST: '127.0.0.1',
     DATABASE_URL: databaseUrl,
     DB_MIGRATE: 'false',
-    NATS_URL: 'nats://127.0.0.1:1',
+    NATS_URL: options.natsUrl ?? 'nats://127.0.0.1:1',
     NATS_PROVISION: 'false',
     JWT_SECRET: TEST_JWT_SECRET,
     JWT_SECRET_PREVIOUS: TEST_JWT_SECRET_PREVIOUS,
@@ -101,11 +106,17 @@ export async function startApi(
     ...(limits.windowSeconds ? { LOGIN_FAILURE_WINDOW_SECONDS: String(limits.windowSeconds) } : {}),
   };
   const service = await startUserService(loadSettings(environment), logger);
-  onTestFileEnd(() => service.stop(1000));
+  let stopped: Promise<void> | undefined;
+  const stop = () => {
+    stopped ??= service.stop(1000);
+    return stopped;
+  };
+  onTestFileEnd(stop);
   return {
     baseUrl: `http://127.0.0.1:${service.http.port}`,
     server: service.http,
     logLines: lines,
+    stop,
   };
 }
 
@@ -268,8 +279,19 @@ export class OutboxTestbed {
     });
     afterEach(async () => {
       for (const relay of testbed.#relays.splice(0)) await relay.stop();
+      await testbed.api.stop();
     });
     return testbed;
+  }
+
+  /**
+   * Replaces this test's API by one connected to the nats-server, so that it publishes the events
+   * it writes itself (the hand-off).
+   */
+  async connectApi(): Promise<InProcessService> {
+    await this.api.stop();
+    this.api = await startApi(this.database.url, { natsUrl: this.nats.url });
+    return this.api;
   }
 
   /** A relay on this test's database, publishing to the nats-server unless told otherwise. */

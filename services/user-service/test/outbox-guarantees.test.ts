@@ -3,6 +3,7 @@
  * rows are marked published only after their PubAck, replicas never publish a row twice, unpublished
  * rows are never pruned, and NOTIFY (not the poll) wakes the relay.
  */
+import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { STREAMS } from '@signup-flow/events';
@@ -181,5 +182,124 @@ describe('outbox guarantees', () => {
     await signUp(1);
 
     await everyRowPublished('the second row published long before the poll', 20_000);
+  });
+});
+
+/** `signupflow_outbox_published_events_total` of a service's /metrics, by mode. */
+async function publishedByMode(baseUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const counts: Record<string, number> = {};
+  for (const [, mode, value] of text.matchAll(
+    /^signupflow_outbox_published_events_total\{mode="(\w+)"\} (\d+)$/gm,
+  )) {
+    counts[mode as string] = Number(value);
+  }
+  return counts;
+}
+
+describe('outbox hand-off: the service that writes an event publishes it at once', () => {
+  const testbed = OutboxTestbed.use();
+  const signUp = (count: number) => testbed.signUpMany(count, 'hand-off');
+  const outbox = () => testbed.database.db('outbox').orderBy('id');
+
+  /** Each of this test's events is in the stream exactly once (other tests' are there too). */
+  async function expectEachStreamedOnce(rows: Array<{ event_id: string }>): Promise<void> {
+    const ours = new Set(rows.map((row) => row.event_id));
+    const streamed = (await readUsersStream(testbed.nats.url))
+      .map((message) => (message.body as { id: string }).id)
+      .filter((id) => ours.has(id));
+    expect(streamed.sort()).toEqual([...ours].sort());
+  }
+
+  it('when it is connected to NATS, then it publishes each new event itself: no relay claims one, each row records one attempt, and the stream holds each once', async () => {
+    await testbed.connectApi();
+    // Polls far more often than a lease lasts: it would claim any row left unleased.
+    const bystander = await testbed.startRelay({ pollIntervalMs: 20 });
+
+    const ids = await signUp(12);
+
+    await waitUntil('every row published', async () =>
+      (await outbox()).every((row) => row.published_at !== null),
+    );
+    const rows = await outbox();
+    expect(rows.map((row) => row.aggregate_id).sort()).toEqual([...ids].sort());
+    for (const row of rows) {
+      expect(row).toMatchObject({ attempts: 1, claimed_until: null, last_error: null });
+      expect(row.published_at.getTime()).toBeGreaterThanOrEqual(row.created_at.getTime());
+    }
+    expect(await publishedByMode(testbed.api.baseUrl)).toEqual({ hand_off: 12 });
+    expect(await counterValue(bystander.metrics.published)).toBe(0);
+    await expectEachStreamedOnce(rows);
+  });
+
+  it('when the stream refuses its publishes, then each refused row loses its lease with the error recorded, and is published by a relay once the stream accepts', async () => {
+    await testbed.connectApi();
+    await signUp(1);
+    await waitUntil('the first row published', async () =>
+      (await outbox()).every((row) => row.published_at !== null),
+    );
+    const connection = await connect({ servers: testbed.nats.url });
+    onTestFileEnd(() => connection.close());
+    const manager = await jetstreamManager(connection);
+    const { config, state } = await manager.streams.info(STREAMS.users);
+    // Full, and refusing new messages: every publish gets an error instead of a PubAck.
+    await manager.streams.update(STREAMS.users, {
+      ...config,
+      max_msgs: state.messages,
+      discard: 'new',
+    });
+
+    await signUp(3);
+    await waitUntil('a failed attempt on each of the three new rows', async () => {
+      const waiting = await testbed.database.db('outbox').whereNull('published_at');
+      return waiting.length === 3 && waiting.every((row) => row.attempts > 0);
+    });
+    for (const row of await testbed.database.db('outbox').whereNull('published_at')) {
+      expect(row.last_error).toMatch(/maximum messages/i);
+    }
+
+    await manager.streams.update(STREAMS.users, config);
+    await waitUntil('every row published', async () =>
+      (await outbox()).every((row) => row.published_at !== null),
+    );
+    await expectEachStreamedOnce(await outbox());
+    expect((await publishedByMode(testbed.api.baseUrl)).relay).toBe(3);
+  });
+
+  it('when an event was written with a lease and its writer died, then no relay claims it before the lease ends, and one publishes it after', async () => {
+    const relay = await testbed.startRelay({ pollIntervalMs: 50 });
+    const [userId] = await signUp(1);
+    await waitUntil('the unleased row published', async () =>
+      (await outbox()).every((row) => row.published_at !== null),
+    );
+    // As a writer that died right after its commit leaves it: leased, never published.
+    const [event] = await outbox();
+    await testbed.database.db('outbox').insert({
+      event_id: randomUUID(),
+      aggregate_id: userId,
+      subject: event.subject,
+      payload: event.payload,
+      claimed_until: testbed.database.db.raw("now() + interval '2 seconds'"),
+    });
+
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(await testbed.database.db('outbox').whereNull('published_at')).toHaveLength(1);
+    expect(await counterValue(relay.metrics.published)).toBe(1);
+
+    await waitUntil('the leased row published after its lease', async () =>
+      (await outbox()).every((row) => row.published_at !== null),
+    );
+    expect(await counterValue(relay.metrics.published)).toBe(2);
+  });
+
+  it('when it stops with publishes in flight, then it finishes them first: every signup it answered has its event published, once', async () => {
+    await testbed.connectApi();
+    await signUp(30);
+    await testbed.api.stop();
+
+    const rows = await outbox();
+    expect(rows).toHaveLength(30);
+    expect(rows.filter((row) => row.published_at === null)).toEqual([]);
+    await expectEachStreamedOnce(rows);
   });
 });

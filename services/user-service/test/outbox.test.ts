@@ -326,7 +326,9 @@ describe('user-service process', () => {
           (error, stdout) => (error ? reject(error) : resolve(stdout.trim())),
         ),
       );
-    expect(await run()).toBe('applied: 001-users-and-outbox, 002-login-failures');
+    expect(await run()).toBe(
+      'applied: 001-users-and-outbox, 002-login-failures, 003-outbox-hand-off',
+    );
     expect(await tables()).toEqual(
       expect.arrayContaining(['knex_migrations', 'login_failures', 'outbox', 'users']),
     );

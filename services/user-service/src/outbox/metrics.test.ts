@@ -17,11 +17,11 @@ describe('outbox metrics', () => {
   it('when PostgreSQL is unreachable, then /metrics still renders everything else', async () => {
     const registry = createMetricsRegistry();
     const metrics = createOutboxMetrics(registry, await closed);
-    metrics.published.inc(3);
+    metrics.published.inc({ mode: 'relay' }, 3);
 
     const text = await registry.metrics();
 
-    expect(text).toContain('signupflow_outbox_published_events_total 3');
+    expect(text).toContain('signupflow_outbox_published_events_total{mode="relay"} 3');
     expect(text).toContain('# TYPE signupflow_outbox_pending_events gauge');
     expect(text).toContain('process_resident_memory_bytes');
   });

@@ -4,7 +4,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import { readBacklog } from '../data/outbox-repository.js';
 
 export interface OutboxMetrics {
-  published: Counter;
+  published: Counter<'mode'>;
   publishFailures: Counter;
   publishDuration: Histogram;
 }
@@ -26,7 +26,8 @@ export function createOutboxMetrics(registry: Registry, db: Knex): OutboxMetrics
   return {
     published: new Counter({
       name: `${METRIC_PREFIX}outbox_published_events_total`,
-      help: 'Events published to JetStream and acknowledged.',
+      help: 'Events published to JetStream and acknowledged, by their writer at once (mode="hand_off") or by a relay\'s claim (mode="relay").',
+      labelNames: ['mode'],
       registers: [registry],
     }),
     publishFailures: new Counter({

@@ -6,9 +6,12 @@ import { isNoStreamForSubject, type NatsLink } from '@signup-flow/nats';
 import type { Logger } from '@signup-flow/service-runtime';
 import type { Knex } from 'knex';
 import {
+  type Acknowledged,
   type ClaimedEvent,
   claimUnpublished,
+  markAcknowledged,
   markPublished,
+  type OutboxHandOff,
   recordFailedAttempt,
 } from '../data/outbox-repository.js';
 import type { OutboxMetrics } from './metrics.js';
@@ -21,6 +24,7 @@ export interface OutboxRelayOptions {
   tracing: NatsTracing;
   logger: Logger;
   metrics: OutboxMetrics;
+  /** Events claimed per transaction; also the most hand-offs in flight at once. */
   batchSize: number;
   /** Fallback when a wake is missed (e.g. while the LISTEN connection reconnects). */
   pollIntervalMs: number;
@@ -36,6 +40,16 @@ export interface OutboxRelayOptions {
 }
 
 const FIRST_RETRY_DELAY_MS = 100;
+/**
+ * How long handed-off events wait to be marked published together: one UPDATE for all of them.
+ * It delays nothing a user sees: the PubAck has come, and its time is what is recorded.
+ */
+const MARK_LINGER_MS = 50;
+/** A hand-off's lease, in publish timeouts: time for the PubAck, the mark, and a slow database. */
+const LEASE_IN_PUBLISH_TIMEOUTS = 3;
+
+/** Who published an event: its writer at once (`hand_off`), or a relay's claim (`relay`). */
+type PublishMode = 'hand_off' | 'relay';
 
 function describe(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -46,13 +60,24 @@ function describe(error: unknown): string {
  * replicas share the work), publishes each with `Nats-Msg-Id` = event id, and marks a row
  * published only after its PubAck, in the same transaction. A crash between publish and mark
  * republishes the event, which JetStream drops as a duplicate within the stream's duplicate window.
+ *
+ * While it is connected and not failing, it also takes hand-offs: events its own process has just
+ * written with a lease, published at once without a claim, and marked published in batches after
+ * their PubAcks. One that fails loses its lease and goes the claim's way; one whose writer died
+ * is claimed by any relay once its lease ends.
  */
-export class OutboxRelay {
+export class OutboxRelay implements OutboxHandOff {
   readonly #options: OutboxRelayOptions;
   readonly #wake = new WakeSignal();
   #stopping = false;
   readonly #stopped = Promise.withResolvers<undefined>();
   #loop: Promise<void> | undefined;
+  #client: JetStreamClient | undefined;
+  #failures = 0;
+  readonly #handOffs = new Set<Promise<void>>();
+  #acknowledged: Acknowledged[] = [];
+  #markTimer: NodeJS.Timeout | undefined;
+  #marking: Promise<void> = Promise.resolve();
 
   constructor(options: OutboxRelayOptions) {
     this.#options = options;
@@ -67,12 +92,75 @@ export class OutboxRelay {
     this.#wake.wake();
   }
 
-  /** Lets the batch in progress finish, then stops. */
+  /** Lets the batch and the hand-offs in progress finish, marks what was acknowledged, stops. */
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#stopped.resolve(undefined);
     this.#wake.wake();
     await this.#loop;
+    await Promise.all(this.#handOffs);
+    this.#markAcknowledged();
+    await this.#marking;
+  }
+
+  leaseSeconds(): number | undefined {
+    const { nats, batchSize, publishTimeoutMs } = this.#options;
+    const ready =
+      !this.#stopping &&
+      this.#client !== undefined &&
+      this.#failures === 0 &&
+      this.#handOffs.size < batchSize &&
+      nats.isConnected();
+    return ready ? (LEASE_IN_PUBLISH_TIMEOUTS * publishTimeoutMs) / 1000 : undefined;
+  }
+
+  publish(event: ClaimedEvent): void {
+    const client = this.#client;
+    if (!client) throw new Error('the outbox relay took a hand-off before it was connected');
+    const handOff = this.#publish(client, event, 'hand_off')
+      .then(
+        () => this.#acknowledge({ id: event.id, at: new Date() }),
+        (error: unknown) => this.#handOffFailed(event, error),
+      )
+      .finally(() => this.#handOffs.delete(handOff));
+    this.#handOffs.add(handOff);
+  }
+
+  #acknowledge(acknowledged: Acknowledged): void {
+    this.#acknowledged.push(acknowledged);
+    if (this.#acknowledged.length >= this.#options.batchSize) this.#markAcknowledged();
+    else this.#markTimer ??= setTimeout(() => this.#markAcknowledged(), MARK_LINGER_MS);
+  }
+
+  #markAcknowledged(): void {
+    clearTimeout(this.#markTimer);
+    this.#markTimer = undefined;
+    const batch = this.#acknowledged;
+    if (batch.length === 0) return;
+    this.#acknowledged = [];
+    this.#marking = this.#marking
+      .then(() => markAcknowledged(this.#options.db, batch))
+      .catch((error: unknown) => {
+        // Their leases run out and a relay publishes them again: JetStream drops the duplicates.
+        this.#options.logger.warn(
+          { err: error, events: batch.length },
+          'cannot mark handed-off events published; a relay republishes them',
+        );
+      });
+  }
+
+  async #handOffFailed(event: ClaimedEvent, error: unknown): Promise<void> {
+    const { logger, metrics, db } = this.#options;
+    metrics.publishFailures.inc();
+    // Until the relay's own loop publishes again, new events go the claim's way.
+    this.#failures = Math.max(this.#failures, 1);
+    logger.warn({ err: error }, 'publishing a handed-off event failed; the relay retries it');
+    try {
+      await recordFailedAttempt(db, [event.id], describe(error));
+    } catch (recordError) {
+      logger.warn({ err: recordError }, 'cannot end the lease of a failed hand-off; it expires');
+    }
+    this.#wake.wake();
   }
 
   async #run(): Promise<void> {
@@ -80,21 +168,24 @@ export class OutboxRelay {
     const connection = await Promise.race([nats.connected(), this.#stopped.promise]);
     if (!connection) return;
     const client = jetstream(connection);
-    let failures = 0;
+    this.#client = client;
     while (!this.#stopping) {
       try {
         const relayed = await this.#relayBatch(client);
-        if (failures > 0) logger.info({ failures }, 'outbox relay recovered');
-        failures = 0;
+        if (this.#failures > 0) logger.info({ failures: this.#failures }, 'outbox relay recovered');
+        this.#failures = 0;
         if (relayed === this.#options.batchSize) continue;
         await this.#wake.sleep(this.#options.pollIntervalMs);
       } catch (error) {
-        failures += 1;
+        this.#failures += 1;
         if (isNoStreamForSubject(error instanceof Error && error.cause ? error.cause : error)) {
           this.#options.onStreamMissing();
         }
-        const delay = this.#retryDelay(failures);
-        logger.warn({ err: error, failures, retryInMs: delay }, 'outbox relay failed, backing off');
+        const delay = this.#retryDelay(this.#failures);
+        logger.warn(
+          { err: error, failures: this.#failures, retryInMs: delay },
+          'outbox relay failed, backing off',
+        );
         await this.#wake.sleep(delay);
       }
     }
@@ -114,7 +205,7 @@ export class OutboxRelay {
       // One event per aggregate in a batch (see claimUnpublished), so publishing them all at
       // once cannot reorder a user's events.
       const outcomes = await Promise.allSettled(
-        claimed.map((event) => this.#publish(client, event)),
+        claimed.map((event) => this.#publish(client, event, 'relay')),
       );
       const publishedIds: string[] = [];
       const failedIds: string[] = [];
@@ -147,7 +238,7 @@ export class OutboxRelay {
     return batch.published;
   }
 
-  async #publish(client: JetStreamClient, event: ClaimedEvent): Promise<void> {
+  async #publish(client: JetStreamClient, event: ClaimedEvent, mode: PublishMode): Promise<void> {
     const headers = natsHeaders();
     headers.set(HEADERS.contentType, CLOUDEVENTS_CONTENT_TYPE);
     const stopTimer = this.#options.metrics.publishDuration.startTimer();
@@ -159,6 +250,6 @@ export class OutboxRelay {
       parentContext: restoreTraceContext(event.traceContext),
     });
     stopTimer();
-    this.#options.metrics.published.inc();
+    this.#options.metrics.published.inc({ mode });
   }
 }
