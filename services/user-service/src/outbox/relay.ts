@@ -116,8 +116,11 @@ export class OutboxRelay implements OutboxHandOff {
 
   publish(event: ClaimedEvent): void {
     const client = this.#client;
-    if (!client) throw new Error('the outbox relay took a hand-off before it was connected');
-    const handOff = this.#publish(client, event, 'hand_off')
+    // Never thrown at the writer: its transaction has committed, the event must go some way.
+    const published = client
+      ? this.#publish(client, event, 'hand_off')
+      : Promise.reject(new Error('a hand-off reached the outbox relay before it connected'));
+    const handOff = published
       .then(
         () => this.#acknowledge({ id: event.id, at: new Date() }),
         (error: unknown) => this.#handOffFailed(event, error),
