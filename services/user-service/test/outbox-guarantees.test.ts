@@ -292,6 +292,35 @@ describe('outbox hand-off: the service that writes an event publishes it at once
     expect(await counterValue(relay.metrics.published)).toBe(2);
   });
 
+  it('when a hand-off reaches a relay not yet connected, then the writer is not failed: the row loses its lease with why, for a relay to publish', async () => {
+    const unconnected = await testbed.startRelay({}, 'nats://127.0.0.1:1');
+    await signUp(1);
+    // As the writer leaves a handed-off row: leased, just committed.
+    await testbed.database.db('outbox').update({
+      claimed_until: testbed.database.db.raw("now() + interval '1 hour'"),
+    });
+    const [row] = await outbox();
+
+    expect(() =>
+      unconnected.relay.publish({
+        id: row.id,
+        eventId: row.event_id,
+        subject: row.subject,
+        payload: row.payload,
+        traceContext: row.trace_context,
+        createdAt: row.created_at,
+      }),
+    ).not.toThrow();
+
+    await waitUntil('the failed hand-off recorded on its row', async () => {
+      const [after] = await outbox();
+      return after.attempts === 1 && after.claimed_until === null;
+    });
+    const [after] = await outbox();
+    expect(after.published_at).toBeNull();
+    expect(after.last_error).toMatch(/before it connected/);
+  });
+
   it('when it stops with publishes in flight, then it finishes them first: every signup it answered has its event published, once', async () => {
     await testbed.connectApi();
     await signUp(30);
