@@ -11,7 +11,7 @@ import { waitUntil } from '@signup-flow/local-stack';
 import { createUsersStream, onTestFileEnd, TcpProxy } from '@signup-flow/testing';
 import type { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { prunePublished } from '../src/data/outbox-repository.js';
+import { prunePublished, toClaimedEvent } from '../src/data/outbox-repository.js';
 import { OutboxTestbed, readUsersStream } from './fixtures.js';
 
 async function counterValue(counter: Counter): Promise<number> {
@@ -301,16 +301,7 @@ describe('outbox hand-off: the service that writes an event publishes it at once
     });
     const [row] = await outbox();
 
-    expect(() =>
-      unconnected.relay.publish({
-        id: row.id,
-        eventId: row.event_id,
-        subject: row.subject,
-        payload: row.payload,
-        traceContext: row.trace_context,
-        createdAt: row.created_at,
-      }),
-    ).not.toThrow();
+    expect(() => unconnected.relay.publish(toClaimedEvent(row))).not.toThrow();
 
     await waitUntil('the failed hand-off recorded on its row', async () => {
       const [after] = await outbox();

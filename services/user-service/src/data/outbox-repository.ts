@@ -21,7 +21,7 @@ export interface ClaimedEvent {
   createdAt: Date;
 }
 
-interface OutboxRow {
+export interface OutboxRow {
   id: string;
   event_id: string;
   aggregate_id: string;
@@ -100,14 +100,19 @@ export async function claimUnpublished(
         FOR UPDATE SKIP LOCKED`,
     [limit],
   );
-  return rows.map((row) => ({
+  return rows.map(toClaimedEvent);
+}
+
+/** An outbox row as the relay publishes it. */
+export function toClaimedEvent(row: OutboxRow): ClaimedEvent {
+  return {
     id: row.id,
     eventId: row.event_id,
     subject: row.subject,
     payload: row.payload,
     traceContext: row.trace_context,
     createdAt: row.created_at,
-  }));
+  };
 }
 
 export async function markPublished(trx: Knex.Transaction, ids: string[]): Promise<void> {

@@ -26,7 +26,7 @@ export function createUserStore(db: Knex, handOff: OutboxHandOff): UserStore {
         aggregateId: user.id,
         subject: SUBJECTS.userCreated,
         payload: event,
-        // Published after this request has been answered, in its trace.
+        // Published after the commit (at once, or later by a relay), in this request's trace.
         traceContext: captureTraceContext(),
       };
       const userInsert = insertUser(db, user).toSQL();
