@@ -253,6 +253,12 @@ describe('one trace from signup to inbox, in a real Jaeger', () => {
     // One signup, one trace: nothing else either service did meanwhile was recorded.
     expect(await traceIdsSince(jaegerUrl, 'user-service', since)).toEqual([traceId]);
     expect(await traceIdsSince(jaegerUrl, 'messaging-service', since)).toEqual([traceId]);
+    // Nor is the outbox's bookkeeping after the PubAck (one UPDATE for many signups' rows) put
+    // into one of those signups' traces: the user-service's part is the request's own four spans.
+    spans = flatten(
+      (await (await fetch(`${jaegerUrl}/api/v3/traces/${traceId}`)).json()) as TraceResponse,
+    );
+    expect(spans.filter((span) => span.service === 'user-service')).toHaveLength(4);
 
     expect(raw.toLowerCase()).not.toContain(email.toLowerCase());
     expect(raw).not.toContain('a traced password');

@@ -1,5 +1,6 @@
 import { type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/nats-core';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
 import { CLOUDEVENTS_CONTENT_TYPE, HEADERS, STREAMS } from '@signup-flow/events';
 import { type NatsTracing, restoreTraceContext } from '@signup-flow/instrumentation-nats';
 import { isNoStreamForSubject, type NatsLink } from '@signup-flow/nats';
@@ -142,7 +143,8 @@ export class OutboxRelay implements OutboxHandOff {
     if (batch.length === 0) return;
     this.#acknowledged = [];
     this.#marking = this.#marking
-      .then(() => markAcknowledged(this.#options.db, batch))
+      // Outside the trace of whichever signup started the batch: the UPDATE serves them all.
+      .then(() => context.with(ROOT_CONTEXT, () => markAcknowledged(this.#options.db, batch)))
       .catch((error: unknown) => {
         // Their leases run out and a relay publishes them again: JetStream drops the duplicates.
         this.#options.logger.warn(
