@@ -31,13 +31,16 @@ describe('npm run bench', () => {
       'user-service peak RSS, tracing off / on (MiB)',
       'drain emails/s, tracing off (500-event backlog)',
       'drain emails/s, tracing on',
+      "drain: the service's CPU per email, tracing off / on (ms)",
       'messaging-service peak RSS, tracing off / on (MiB)',
       'signup → email at 50 signups/s, tracing on, p50 / p99 (ms)',
     ]);
     // Every figure was measured: a number (or two), and each ceiling in this same run.
     for (const row of rows) expect(row[2], row[1]).toMatch(/^\d+(\.\d+)?( \/ \d+(\.\d+)?)?$/);
     expect(rows[0]?.[3]).toMatch(/^argon2id \d+(\.\d+)? hashes\/s → \d+ %$/);
-    expect(rows[8]?.[3]).toMatch(/^(\d+) of \1 emails$/);
+    // The service's own CPU, read from /proc: measured, not NaN.
+    expect(rows[7]?.[3]).toMatch(/^tracing costs -?\d+ % more$/);
+    expect(rows[9]?.[3]).toMatch(/^(\d+) of \1 emails$/);
     expect(rows[5]?.[3]).toMatch(/^SMTP sink \d+\/s; bare JetStream consume\+ack \d+\/s$/);
     expect(output).toMatch(/^machine: \d+ cores/m);
   }, 660_000);

@@ -89,6 +89,12 @@ export interface BenchedService {
    * its /metrics), and the highest V8 heap in use, from its /metrics every second.
    */
   peak(): { rssBytes: number; heapUsedBytes: number };
+  /**
+   * CPU seconds the service process has used so far, all its threads (NaN off Linux): divided by
+   * the work done between two readings, the CPU that work cost, which a shared machine's noise
+   * moves far less than a throughput.
+   */
+  cpuSeconds(): number;
   /** Takes a last memory sample, then stops the process (SIGTERM; its profiles are written). */
   stop(): Promise<void>;
 }
@@ -102,19 +108,45 @@ async function sampleMemory(baseUrl: string): Promise<{ rssBytes: number; heapUs
   };
 }
 
-/**
- * The kernel's peak resident memory (VmHWM) of the process the supervisor with `pid` runs, in
- * bytes; 0 where /proc does not say (not Linux, or the process is gone). Exact, and free for the
- * service: a scrape of its /metrics costs it CPU the benchmark is measuring.
- */
-function kernelPeakRss(supervisorPid: number | undefined): number {
+/** The pid of the service process the supervisor with `pid` runs; undefined where /proc does not say. */
+function servicePidOf(supervisorPid: number | undefined): string | undefined {
   try {
     const children = readFileSync(`/proc/${supervisorPid}/task/${supervisorPid}/children`, 'utf8');
-    const [servicePid] = children.trim().split(/\s+/);
+    return children.trim().split(/\s+/)[0] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The kernel's peak resident memory (VmHWM) of the service process, in bytes; 0 where /proc does
+ * not say (not Linux, or the process is gone). Exact, and free for the service: a scrape of its
+ * /metrics costs it CPU the benchmark is measuring.
+ */
+function kernelPeakRss(servicePid: string | undefined): number {
+  try {
     const status = readFileSync(`/proc/${servicePid}/status`, 'utf8');
     return Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0) * 1024;
   } catch {
     return 0;
+  }
+}
+
+/** Linux reports process times in USER_HZ ticks, 100 a second on every architecture it runs on. */
+const USER_HZ = 100;
+
+/**
+ * CPU seconds (user and system, all its threads: event loop, GC, libuv pool) the service process
+ * has used so far; NaN where /proc does not say.
+ */
+function processCpuSeconds(servicePid: string | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${servicePid}/stat`, 'utf8');
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return Number.NaN;
   }
 }
 
@@ -152,9 +184,10 @@ export async function startBenchedService(options: BenchedServiceOptions): Promi
     await child.stop();
     throw error;
   }
+  const servicePid = servicePidOf(child.pid);
   const peak = { rssBytes: 0, heapUsedBytes: 0 };
   const record = (sample: { rssBytes: number; heapUsedBytes: number }) => {
-    peak.rssBytes = Math.max(peak.rssBytes, sample.rssBytes, kernelPeakRss(child.pid));
+    peak.rssBytes = Math.max(peak.rssBytes, sample.rssBytes, kernelPeakRss(servicePid));
     peak.heapUsedBytes = Math.max(peak.heapUsedBytes, sample.heapUsedBytes);
   };
   const sampler = setInterval(() => {
@@ -164,7 +197,8 @@ export async function startBenchedService(options: BenchedServiceOptions): Promi
   }, 1000);
   return {
     baseUrl,
-    peak: () => ({ ...peak, rssBytes: Math.max(peak.rssBytes, kernelPeakRss(child.pid)) }),
+    peak: () => ({ ...peak, rssBytes: Math.max(peak.rssBytes, kernelPeakRss(servicePid)) }),
+    cpuSeconds: () => processCpuSeconds(servicePid),
     async stop() {
       clearInterval(sampler);
       record(await sampleMemory(baseUrl).catch(() => peak));

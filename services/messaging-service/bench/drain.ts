@@ -1,6 +1,7 @@
 /**
  * Drain benchmark: how fast the built messaging-service turns a backlog of UserCreated events into
- * accepted emails, with one and with two replicas, and how much memory each replica holds.
+ * accepted emails, with one and with two replicas, how much memory each replica holds, and the CPU
+ * each email costs the service (all its threads, from /proc).
  * Real processes (`dist/main.js`), real PostgreSQL and nats-server, an smtp-server sink that
  * accepts everything.
  *
@@ -129,8 +130,13 @@ async function drain(replicaCount: number, tracing: string) {
       }),
     ),
   );
+  const cpuAtStart = replicas.map((replica) => replica.cpuSeconds());
   await waitUntil('the backlog to drain', async () => accepted >= eventCount, 30 * 60_000, 100);
   const seconds = (lastAt - firstAt) / 1000;
+  const cpuSeconds = replicas.reduce(
+    (sum, replica, i) => sum + replica.cpuSeconds() - (cpuAtStart[i] ?? 0),
+    0,
+  );
   await Promise.all(replicas.map((replica) => replica.stop()));
   return {
     replicas: replicaCount,
@@ -138,6 +144,7 @@ async function drain(replicaCount: number, tracing: string) {
     emails: accepted,
     seconds: Number(seconds.toFixed(2)),
     emailsPerSecond: Math.round((accepted - 1) / seconds),
+    serviceCpuMsPerEmail: Number(((cpuSeconds * 1000) / accepted).toFixed(3)),
     peakRssMiB: replicas.map((replica) => mib(replica.peak().rssBytes)),
     peakHeapUsedMiB: replicas.map((replica) => mib(replica.peak().heapUsedBytes)),
   };

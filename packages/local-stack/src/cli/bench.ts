@@ -30,7 +30,12 @@ interface SignupSummary {
 
 interface DrainSummary {
   ceilings: { smtpAcceptsPerSecond: number; jetstreamConsumeAckPerSecond: number };
-  results: Array<{ tracing: string; emailsPerSecond: number; peakRssMiB: number[] }>;
+  results: Array<{
+    tracing: string;
+    emailsPerSecond: number;
+    serviceCpuMsPerEmail: number;
+    peakRssMiB: number[];
+  }>;
 }
 
 const PACED_RATE = 50;
@@ -94,6 +99,8 @@ try {
     part === undefined || whole === undefined ? '—' : `${((part / whole) * 100).toFixed(0)} %`;
   const cost = (on: number | undefined, off: number | undefined) =>
     on === undefined || off === undefined ? '—' : `${(((off - on) / off) * 100).toFixed(0)} %`;
+  const extra = (on: number | undefined, off: number | undefined) =>
+    on === undefined || off === undefined ? '—' : `${(((on - off) / off) * 100).toFixed(0)} %`;
 
   const rows: Array<[string, string, string, string]> = [
     [
@@ -136,6 +143,12 @@ try {
       'drain emails/s, tracing on',
       n(drainOn?.emailsPerSecond),
       `tracing costs ${cost(drainOn?.emailsPerSecond, drainOff?.emailsPerSecond)}`,
+      '≤ 10 %',
+    ],
+    [
+      "drain: the service's CPU per email, tracing off / on (ms)",
+      `${n(drainOff?.serviceCpuMsPerEmail, 2)} / ${n(drainOn?.serviceCpuMsPerEmail, 2)}`,
+      `tracing costs ${extra(drainOn?.serviceCpuMsPerEmail, drainOff?.serviceCpuMsPerEmail)} more`,
       '≤ 10 %',
     ],
     [
