@@ -253,6 +253,19 @@ describe.runIf(canRun)('the Helm charts', () => {
     ).toThrow(/no schema/);
   });
 
+  it('user-service: as many argon2id hashes at once as its CPU limit allows, on a libuv pool of as many threads', async () => {
+    const hashing = async (extra: string[]) => {
+      const config = configOf(await helm.template({ chart: 'user-service' }, extra));
+      return [config.PASSWORD_HASH_CONCURRENCY, config.UV_THREADPOOL_SIZE];
+    };
+    expect(await hashing([])).toEqual(['1', '1']);
+    expect(await hashing(['--set', 'resources.limits.cpu=2'])).toEqual(['2', '2']);
+    expect(await hashing(['--set', 'resources.limits.cpu=1500m'])).toEqual(['2', '2']);
+    expect(await hashing(['--set', 'resources.limits.cpu=250m'])).toEqual(['1', '1']);
+    // Without a CPU limit the service counts the CPUs itself, and libuv keeps its default pool.
+    expect(await hashing(['--set', 'resources.limits.cpu=null'])).toEqual([undefined, undefined]);
+  });
+
   it('user-service: the HPA scales the Deployment, which then sets no replica count', () => {
     const objects = output('user-service', 'defaults');
     const hpa = find(objects, 'HorizontalPodAutoscaler');

@@ -1,6 +1,21 @@
 {{/* Callbacks the library chart includes: what only the user-service has. */}}
 
+{{/*
+The CPUs of the container's limit, rounded up ("1500m" is 2); empty without a CPU limit.
+*/}}
+{{- define "user-service.limitCpus" -}}
+{{- with (dig "limits" "cpu" "" .Values.resources) | toString }}
+{{- if hasSuffix "m" . }}{{ max 1 (div (add (trimSuffix "m" . | int) 999) 1000) }}
+{{- else }}{{ max 1 (ceil (float64 .)) | int }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{- define "user-service.config" -}}
+{{- with include "user-service.limitCpus" . }}
+PASSWORD_HASH_CONCURRENCY: {{ . }}
+UV_THREADPOOL_SIZE: {{ . }}
+{{- end }}
 DB_POOL_MAX: {{ .Values.database.poolMax }}
 USERS_STREAM_REPLICAS: {{ .Values.stream.replicas }}
 USERS_STREAM_MAX_AGE_SECONDS: {{ .Values.stream.maxAgeSeconds }}

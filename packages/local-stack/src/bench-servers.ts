@@ -9,6 +9,7 @@ import { ManagedProcess } from './managed-process.js';
 import { NatsServer } from './nats-server.js';
 import { freePort, waitUntil } from './ports.js';
 import { PostgresServer } from './postgres-server.js';
+import { userServiceThreadpoolEnv } from './threadpool.js';
 import { ensureGoTool, GO_TOOLS } from './tools.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -167,6 +168,7 @@ export async function startBenchedService(options: BenchedServiceOptions): Promi
       join(REPO, 'services', options.service, 'dist', 'main.js'),
     ],
     env: {
+      ...(options.service === 'user-service' ? userServiceThreadpoolEnv() : {}),
       ...process.env,
       PORT: String(port),
       LOG_LEVEL: 'warn',

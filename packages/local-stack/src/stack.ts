@@ -13,6 +13,7 @@ import { ManagedProcess } from './managed-process.js';
 import { NatsServer } from './nats-server.js';
 import { isPortOpen, StopWaiting, waitUntil } from './ports.js';
 import { PostgresServer } from './postgres-server.js';
+import { userServiceThreadpoolEnv } from './threadpool.js';
 import { ensureGoTool, GO_TOOLS } from './tools.js';
 
 const run = promisify(execFile);
@@ -295,6 +296,7 @@ export class LocalStack {
     const jwtSecret = await persistentSecret(join(stateDir, 'jwt-secret'));
     await this.#step('user-service', () =>
       this.#startService('user-service', ports.userService, {
+        ...userServiceThreadpoolEnv(),
         ...common,
         NATS_USER: 'user-service',
         NATS_PASSWORD: natsPasswords['user-service'],

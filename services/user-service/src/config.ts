@@ -88,7 +88,7 @@ export const configSchema = z
     PASSWORD_HASH_CONCURRENCY: env
       .positiveInt(availableParallelism())
       .describe(
-        'argon2id hashes computed at once, 19 MiB each (default: the CPUs this process may use); more wait their turn',
+        "argon2id hashes computed at once, 19 MiB each (default: the CPUs this process may use); more wait their turn. They run on libuv's pool: give UV_THREADPOOL_SIZE the same number (the chart sets both from the CPU limit)",
       ),
     TRUST_PROXY: env
       .boolean(false)
