@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -200,6 +200,23 @@ describe('npm start', () => {
     }
     expect(output).toMatch(/Inbox \(Mailpit\)/);
     expect(output).toMatch(/Traces \(Jaeger\)/);
+  });
+
+  it('when ready, then the user-service hashes on a libuv pool of one thread per CPU, as the chart sizes it', () => {
+    const root = stack.child.pid as number;
+    const commandLine = (pid: number) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        return ''; // gone since the listing
+      }
+    };
+    const userService = processTree(root).find((pid) =>
+      commandLine(pid).includes('user-service/dist/main.js'),
+    );
+    expect(userService).toBeDefined();
+    const environment = readFileSync(`/proc/${userService}/environ`, 'utf8').split('\0');
+    expect(environment).toContain(`UV_THREADPOOL_SIZE=${availableParallelism()}`);
   });
 
   it('when Jaeger has no UI (a source build), then the table and the demo say so instead of linking a placeholder', async () => {
