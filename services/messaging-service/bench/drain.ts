@@ -144,7 +144,10 @@ async function drain(replicaCount: number, tracing: string) {
     emails: accepted,
     seconds: Number(seconds.toFixed(2)),
     emailsPerSecond: Math.round((accepted - 1) / seconds),
-    serviceCpuMsPerEmail: Number(((cpuSeconds * 1000) / accepted).toFixed(3)),
+    // Only where /proc tells: a NaN would reach the summary file as null.
+    ...(Number.isFinite(cpuSeconds)
+      ? { serviceCpuMsPerEmail: Number(((cpuSeconds * 1000) / accepted).toFixed(3)) }
+      : {}),
     peakRssMiB: replicas.map((replica) => mib(replica.peak().rssBytes)),
     peakHeapUsedMiB: replicas.map((replica) => mib(replica.peak().heapUsedBytes)),
   };

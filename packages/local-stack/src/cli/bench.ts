@@ -33,7 +33,8 @@ interface DrainSummary {
   results: Array<{
     tracing: string;
     emailsPerSecond: number;
-    serviceCpuMsPerEmail: number;
+    /** Absent where /proc does not say (not Linux). */
+    serviceCpuMsPerEmail?: number;
     peakRssMiB: number[];
   }>;
 }
