@@ -30,7 +30,12 @@ export interface NatsLink {
   close(): Promise<void>;
 }
 
-/** The connection options the settings ask for: servers, credentials, TLS. */
+/**
+ * The connection options the settings ask for: servers, credentials, TLS. Without nats.js's async
+ * traces: on by default, they capture two stack traces per request (every JetStream publish), only
+ * to append the caller's frames to a failed request's error, whose message and cause say what
+ * failed. They cost a publish 40 % of its client CPU (about 48 against 28 µs on a 2-core host).
+ */
 export async function natsConnectionOptions(
   settings: NatsSettings,
   name: string,
@@ -41,6 +46,7 @@ export async function natsConnectionOptions(
   return {
     servers: settings.servers,
     name,
+    noAsyncTraces: true,
     ...(credentials ? { authenticator: credsAuthenticator(credentials) } : {}),
     ...(settings.user ? { user: settings.user } : {}),
     ...(settings.password ? { pass: settings.password } : {}),
