@@ -202,7 +202,7 @@ describe('npm start', () => {
     expect(output).toMatch(/Traces \(Jaeger\)/);
   });
 
-  it('when ready, then the user-service hashes on a libuv pool of one thread per CPU, as the chart sizes it', () => {
+  it('when ready, then the user-service hashes on a libuv pool of one thread per CPU, handed one hash more, as the chart sizes it', () => {
     const root = stack.child.pid as number;
     const commandLine = (pid: number) => {
       try {
@@ -217,6 +217,7 @@ describe('npm start', () => {
     expect(userService).toBeDefined();
     const environment = readFileSync(`/proc/${userService}/environ`, 'utf8').split('\0');
     expect(environment).toContain(`UV_THREADPOOL_SIZE=${availableParallelism()}`);
+    expect(environment).toContain(`PASSWORD_HASH_CONCURRENCY=${availableParallelism() + 1}`);
   });
 
   it('when Jaeger has no UI (a source build), then the table and the demo say so instead of linking a placeholder', async () => {

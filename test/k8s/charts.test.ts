@@ -253,15 +253,15 @@ describe.runIf(canRun)('the Helm charts', () => {
     ).toThrow(/no schema/);
   });
 
-  it('user-service: as many argon2id hashes at once as its CPU limit allows, on a libuv pool of as many threads', async () => {
+  it('user-service: a libuv pool of one thread per CPU of its limit, handed one argon2id hash more than that', async () => {
     const hashing = async (extra: string[]) => {
       const config = configOf(await helm.template({ chart: 'user-service' }, extra));
-      return [config.PASSWORD_HASH_CONCURRENCY, config.UV_THREADPOOL_SIZE];
+      return [config.UV_THREADPOOL_SIZE, config.PASSWORD_HASH_CONCURRENCY];
     };
-    expect(await hashing([])).toEqual(['1', '1']);
-    expect(await hashing(['--set', 'resources.limits.cpu=2'])).toEqual(['2', '2']);
-    expect(await hashing(['--set', 'resources.limits.cpu=1500m'])).toEqual(['2', '2']);
-    expect(await hashing(['--set', 'resources.limits.cpu=250m'])).toEqual(['1', '1']);
+    expect(await hashing([])).toEqual(['1', '2']);
+    expect(await hashing(['--set', 'resources.limits.cpu=2'])).toEqual(['2', '3']);
+    expect(await hashing(['--set', 'resources.limits.cpu=1500m'])).toEqual(['2', '3']);
+    expect(await hashing(['--set', 'resources.limits.cpu=250m'])).toEqual(['1', '2']);
     // Without a CPU limit the service counts the CPUs itself, and libuv keeps its default pool.
     expect(await hashing(['--set', 'resources.limits.cpu=null'])).toEqual([undefined, undefined]);
   });

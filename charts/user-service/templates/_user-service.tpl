@@ -13,7 +13,7 @@ The CPUs of the container's limit, rounded up ("1500m" is 2); empty without a CP
 
 {{- define "user-service.config" -}}
 {{- with include "user-service.limitCpus" . }}
-PASSWORD_HASH_CONCURRENCY: {{ . }}
+PASSWORD_HASH_CONCURRENCY: {{ add1 . }}
 UV_THREADPOOL_SIZE: {{ . }}
 {{- end }}
 DB_POOL_MAX: {{ .Values.database.poolMax }}

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { userServiceHashingEnv } from './hashing-env.js';
 import { type JaegerOnFreePorts, startJaegerOnFreePorts } from './http-servers.js';
 import { ManagedProcess } from './managed-process.js';
 import { NatsServer } from './nats-server.js';
 import { freePort, waitUntil } from './ports.js';
 import { PostgresServer } from './postgres-server.js';
-import { userServiceThreadpoolEnv } from './threadpool.js';
 import { ensureGoTool, GO_TOOLS } from './tools.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -168,7 +168,7 @@ export async function startBenchedService(options: BenchedServiceOptions): Promi
       join(REPO, 'services', options.service, 'dist', 'main.js'),
     ],
     env: {
-      ...(options.service === 'user-service' ? userServiceThreadpoolEnv() : {}),
+      ...(options.service === 'user-service' ? userServiceHashingEnv() : {}),
       ...process.env,
       PORT: String(port),
       LOG_LEVEL: 'warn',

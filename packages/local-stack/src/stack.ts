@@ -8,12 +8,12 @@ import { promisify } from 'node:util';
 import { NATS_PERMISSIONS } from '@signup-flow/nats';
 import pg from 'pg';
 import { renderChartAlertRules } from './alert-rules.js';
+import { userServiceHashingEnv } from './hashing-env.js';
 import { type StartedServer, startJaeger, startMailpit, startPrometheus } from './http-servers.js';
 import { ManagedProcess } from './managed-process.js';
 import { NatsServer } from './nats-server.js';
 import { isPortOpen, StopWaiting, waitUntil } from './ports.js';
 import { PostgresServer } from './postgres-server.js';
-import { userServiceThreadpoolEnv } from './threadpool.js';
 import { ensureGoTool, GO_TOOLS } from './tools.js';
 
 const run = promisify(execFile);
@@ -296,7 +296,7 @@ export class LocalStack {
     const jwtSecret = await persistentSecret(join(stateDir, 'jwt-secret'));
     await this.#step('user-service', () =>
       this.#startService('user-service', ports.userService, {
-        ...userServiceThreadpoolEnv(),
+        ...userServiceHashingEnv(),
         ...common,
         NATS_USER: 'user-service',
         NATS_PASSWORD: natsPasswords['user-service'],

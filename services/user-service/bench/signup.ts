@@ -74,13 +74,15 @@ async function hashRate(
 }
 
 /**
- * The machine's best, each in a fresh process: a hash per CPU on a pool of one thread per CPU
- * (the service as deployed: `userServiceThreadpoolEnv`), on libuv's default pool of four (the
- * service before its pool was sized), and four at once on that pool (an unbounded caller).
+ * The machine's best, each in a fresh process, on a pool of one thread per CPU: one hash more than
+ * the CPUs handed to it (the service as deployed: `userServiceHashingEnv`) and one per CPU; on
+ * libuv's default pool of four, one per CPU (the service before its pool was sized) and four (an
+ * unbounded caller).
  */
 async function argon2Ceiling(durationMs: number): Promise<number> {
   const cpus = availableParallelism();
   const configurations = [
+    { poolThreads: cpus, inFlight: cpus + 1 },
     { poolThreads: cpus, inFlight: cpus },
     { poolThreads: 4, inFlight: cpus },
     { poolThreads: 4, inFlight: 4 },

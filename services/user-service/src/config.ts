@@ -88,7 +88,7 @@ export const configSchema = z
     PASSWORD_HASH_CONCURRENCY: env
       .positiveInt(availableParallelism())
       .describe(
-        "argon2id hashes computed at once, 19 MiB each (default: the CPUs this process may use); more wait their turn. They run on libuv's pool: give UV_THREADPOOL_SIZE the same number (the chart sets both from the CPU limit)",
+        "argon2id hashes handed to libuv's pool at once (default: the CPUs this process may use); more wait their turn. Each holds 19 MiB while a pool thread computes it: with UV_THREADPOOL_SIZE at the CPUs, one more than that keeps a hash queued, so a thread that finishes one starts the next without waiting for the event loop (the chart sets both from the CPU limit)",
       ),
     TRUST_PROXY: env
       .boolean(false)
