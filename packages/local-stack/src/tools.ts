@@ -86,7 +86,7 @@ function kubernetesBinary(name: string) {
  * server, the controller manager (Deployments and Jobs create Pods, where Pod admission runs), the
  * scheduler, kubectl, and kwok, which plays the nodes and their kubelets.
  */
-const KUBERNETES_TOOLS = {
+export const KUBERNETES_TOOLS = {
   etcd: {
     name: 'etcd',
     package: 'go.etcd.io/etcd/server/v3',
