@@ -329,6 +329,34 @@ async function goBuild(
 }
 
 /**
+ * The lanes `npm run tools` builds side by side. A Go build keeps both cores of a small machine
+ * busy only while it compiles, not while it resolves and downloads modules or links; the other
+ * lane's build fills those gaps. The Kubernetes binaries share one module graph and build cache,
+ * so they go one after another in a lane of their own: side by side they would compile the same
+ * packages twice.
+ */
+export function toolLanes(): GoTool[][] {
+  const kubernetes: GoTool[] = Object.values(KUBERNETES_TOOLS);
+  return [Object.values(GO_TOOLS).filter((tool) => !kubernetes.includes(tool)), kubernetes];
+}
+
+/**
+ * Installs each lane's tools in order, the lanes at once. A failure ends its own lane only;
+ * every lane's failure is returned.
+ */
+export async function installInLanes(
+  lanes: GoTool[][],
+  install: (tool: GoTool) => Promise<void>,
+): Promise<unknown[]> {
+  const results = await Promise.allSettled(
+    lanes.map(async (lane) => {
+      for (const tool of lane) await install(tool);
+    }),
+  );
+  return results.flatMap((result) => (result.status === 'rejected' ? [result.reason] : []));
+}
+
+/**
  * Returns the path of the pinned tool: a matching copy on PATH, else the one in the tools folder,
  * else one built there now from the Go module proxy (minutes on first use, with progress).
  * Builds go to a temporary folder first, so concurrent callers never see half a binary.
