@@ -48,7 +48,8 @@ function npmStart(env: NodeJS.ProcessEnv, args: string[] = []): RunningStart {
   const output = captureOutput(child);
   let hasExited = false;
   const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
+    // 'close', not 'exit': its last lines may still be in the pipe when the process has exited.
+    child.once('close', (code) => {
       hasExited = true;
       resolve(code);
     });

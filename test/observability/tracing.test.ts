@@ -180,7 +180,10 @@ describe('one trace from signup to inbox, in a real Jaeger', () => {
         if (!reply.ok) return false;
         raw = await reply.text();
         spans = flatten(JSON.parse(raw) as TraceResponse);
+        // Each service exports its own batches: neither one's spans say the other's have landed.
         return (
+          spans.some((span) => span.name === 'POST /v1/users') &&
+          spans.some((span) => span.name === 'publish users.created') &&
           spans.some((span) => span.name === 'smtp send') &&
           spans.some((s) => s.name.startsWith('ack '))
         );

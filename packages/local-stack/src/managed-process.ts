@@ -74,6 +74,11 @@ export class ManagedProcess {
     return this.#exited;
   }
 
+  /** Resolves once the process's output is all in its log file: its pipes can close after exit. */
+  logWritten(): Promise<void> {
+    return this.#logWritten;
+  }
+
   /**
    * The last lines of its log once the process's output is all in the file (its pipes can close
    * after it exits), waiting at most `waitMs`: for an error message that says why it is gone.

@@ -280,8 +280,11 @@ describe('failure model', () => {
     });
 
     expect((await readiness(service.port)).consumer).toBe('down');
-    expect(await readFile(service.logFile, 'utf8')).toContain(
-      `consumer ${WELCOME_EMAIL_CONSUMER} on USERS is missing and NATS_PROVISION=false`,
+    // The log line travels through the child's pipe, so it can reach the file after readiness.
+    await waitUntil('the log to name the missing consumer', async () =>
+      (await readFile(service.logFile, 'utf8')).includes(
+        `consumer ${WELCOME_EMAIL_CONSUMER} on USERS is missing and NATS_PROVISION=false`,
+      ),
     );
     await service.stop();
     // Leave the consumer as the other tests expect it.
@@ -304,6 +307,7 @@ describe('failure model', () => {
     // A 60 s lease: only a released claim lets the second replica send within this wait.
     await stack.waitUntilSent([event.id], 20_000);
 
+    await first.process.logWritten();
     expect(await readFile(first.logFile, 'utf8')).toContain('handing them to another replica');
     expect(sink.withMessageId(welcomeMessageId(event.id))).toHaveLength(1);
     expect(await stack.delivery(event.id)).toMatchObject({ attempts: 2, failedAttempts: 0 });

@@ -172,7 +172,10 @@ describe('failures', () => {
       failedAttempts: 5,
     });
     // A re-publish of a dead-lettered event neither reopens it (only a replay does) nor adds a
-    // second dead letter.
+    // second dead letter. The ledger records the dead letter after publishing it: wait for that.
+    await expect
+      .poll(async () => (await stack.delivery(event.id))?.deadLetteredAt)
+      .toBeInstanceOf(Date);
     await stack.publishRaw(encodeEvent(event), `${event.id}-again`);
     await stack.waitUntilConsumerIdle();
     expect(attemptsFor(event.id)).toHaveLength(5);

@@ -87,7 +87,10 @@ describe('outbox guarantees', () => {
           const failed = await testbed.database.db('outbox').whereNull('published_at');
           return failed.length === 5 && failed.every((row) => row.attempts > 0);
         });
-        expect(await counterValue(relay.metrics.publishFailures)).toBeGreaterThanOrEqual(5);
+        // The counter moves once the attempt's transaction has committed, after the rows show it.
+        await expect
+          .poll(() => counterValue(relay.metrics.publishFailures))
+          .toBeGreaterThanOrEqual(5);
         expect((await rows()).filter((row) => row.published_at !== null)).toHaveLength(1);
         for (const row of await testbed.database.db('outbox').whereNull('published_at')) {
           expect(row.last_error).toMatch(/maximum messages/i);
