@@ -110,6 +110,9 @@ extensions:
     http:
       endpoint: 127.0.0.1:${options.healthPort}
   jaeger_query:
+    # On by default in Jaeger v2: its own query spans, over OTLP to localhost:4317 (or what the
+    # standard variables name), and a stop that waits up to 10 s to flush them.
+    enable_tracing: false
     storage:
       traces: memstore
     http:

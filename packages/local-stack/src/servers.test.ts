@@ -1,4 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
+// Built, as the other packages use it: the servers run under dist/supervisor.js.
+import { ensureGoTool, GO_TOOLS, startJaegerOnFreePorts } from '@signup-flow/local-stack';
 import { createTestDatabase, startNatsServer } from '@signup-flow/testing';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -30,4 +36,29 @@ describe('local-stack servers', () => {
     await again.close();
     expect(info.config.subjects).toEqual(['keep.>']);
   });
+
+  it('when Jaeger answers queries and stops, then it exports no traces of its own anywhere', async () => {
+    // Jaeger v2 traces its own query API by default, over OTLP to whatever the standard
+    // variables (or localhost:4317) name; on stop it waits to flush them.
+    const connections: Socket[] = [];
+    const otlpStandIn = createServer((socket) => connections.push(socket));
+    await new Promise<void>((resolve) => otlpStandIn.listen(0, '127.0.0.1', resolve));
+    const address = otlpStandIn.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const dir = await mkdtemp(join(tmpdir(), 'local-stack-jaeger-'));
+    const before = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${port}`;
+    try {
+      const jaeger = await startJaegerOnFreePorts(await ensureGoTool(GO_TOOLS.jaeger), dir);
+      process.env.OTEL_EXPORTER_OTLP_ENDPOINT = before;
+      if (before === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+      expect((await fetch(`${jaeger.queryUrl}/api/v3/services`)).status).toBe(200);
+      await jaeger.stop();
+      expect(connections).toHaveLength(0);
+    } finally {
+      for (const socket of connections) socket.destroy();
+      otlpStandIn.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
