@@ -118,11 +118,15 @@ async function main(): Promise<number> {
   });
 
   let stopping: Promise<void> | undefined;
+  let stopSignalledAt = 0;
   function stop(signal: NodeJS.Signals) {
     if (stopping) {
-      console.log('still stopping; one moment…');
+      // One Ctrl-C arrives twice: from the terminal, which signals its whole foreground group,
+      // and from npm, which passes it on. Only a later one is the user asking again.
+      if (performance.now() - stopSignalledAt > 1_000) console.log('still stopping; one moment…');
       return;
     }
+    stopSignalledAt = performance.now();
     console.log(`\n▸ ${signal}: stopping everything…`);
     stopping = stack.stop().then(async () => {
       await rm(LOCK_FILE, { force: true });
