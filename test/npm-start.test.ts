@@ -441,9 +441,10 @@ describe('npm start', () => {
     const pgid = stack.child.pid as number;
     const tree = processTree(pgid);
     expect(tree.length).toBeGreaterThan(5);
+    expect(readFileSync(`/proc/${tree[1]}/cmdline`, 'utf8')).toMatch(/start\.js/);
     process.kill(-pgid, 'SIGINT');
     // npm passes the terminal's signal on to its script, which got it from the terminal already.
-    process.kill(processTree(pgid)[1] as number, 'SIGINT');
+    process.kill(tree[1] as number, 'SIGINT');
     await expectCleanStop(stack, tree, ports);
     expect(stack.output().match(/stopping everything/g)).toHaveLength(1);
     expect(stack.output()).not.toContain('still stopping');

@@ -46,12 +46,15 @@ describe('local-stack servers', () => {
     const address = otlpStandIn.address();
     const port = typeof address === 'object' && address ? address.port : 0;
     const dir = await mkdtemp(join(tmpdir(), 'local-stack-jaeger-'));
+    const binary = await ensureGoTool(GO_TOOLS.jaeger);
     const before = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${port}`;
     try {
-      const jaeger = await startJaegerOnFreePorts(await ensureGoTool(GO_TOOLS.jaeger), dir);
-      process.env.OTEL_EXPORTER_OTLP_ENDPOINT = before;
-      if (before === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+      // Jaeger inherits this process's environment.
+      process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${port}`;
+      const jaeger = await startJaegerOnFreePorts(binary, dir).finally(() => {
+        if (before === undefined) delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+        else process.env.OTEL_EXPORTER_OTLP_ENDPOINT = before;
+      });
       expect((await fetch(`${jaeger.queryUrl}/api/v3/services`)).status).toBe(200);
       await jaeger.stop();
       expect(connections).toHaveLength(0);
