@@ -125,6 +125,10 @@ describe.runIf(canRunMailpit)('Mailpit with the k8s/mailpit settings', () => {
         200,
       );
     }
-    expect(program.output()).toContain(`127.0.0.1:${smtp}`);
+    // Mailpit starts its SMTP and HTTP servers side by side: either may log first.
+    await waitUntil(
+      `mailpit to log its SMTP address (output: ${program.output().slice(-2000)})`,
+      async () => program.output().includes(`127.0.0.1:${smtp}`),
+    );
   }, 60_000);
 });
