@@ -7,6 +7,7 @@ export {
 } from './config.js';
 export {
   isJetStreamApiError,
+  isJetStreamUnavailable,
   isNoStreamForSubject,
   isNotFound,
   JETSTREAM_API_CODES,

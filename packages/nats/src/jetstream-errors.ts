@@ -1,5 +1,5 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { RequestError } from '@nats-io/nats-core';
+import { errors, RequestError } from '@nats-io/nats-core';
 
 /**
  * The JetStream API error codes this project acts on (nats-server's `err_code`): nats.js's own
@@ -11,6 +11,8 @@ export const JETSTREAM_API_CODES = {
   StreamNameInUse: 10058,
   /** `consumers.add` of a durable that exists with another configuration. */
   ConsumerAlreadyExists: 10148,
+  /** A cluster without a JetStream leader for the moment: "JetStream system temporarily unavailable". */
+  ClusterNotAvailable: 10008,
 } as const;
 
 export type JetStreamApiCode = (typeof JETSTREAM_API_CODES)[keyof typeof JETSTREAM_API_CODES];
@@ -35,7 +37,27 @@ export function isNotFound(error: unknown): boolean {
  * services recreate the stream they own on it (USERS, DLQ).
  */
 export function isNoStreamForSubject(error: unknown): boolean {
-  if (isJetStreamApiError(error, JETSTREAM_API_CODES.StreamNotFound)) return true;
+  return (
+    isJetStreamApiError(error, JETSTREAM_API_CODES.StreamNotFound) || isNoRespondersReply(error)
+  );
+}
+
+/** nats.js's JetStream error for a request nothing answered: JetStream not enabled, by its name. */
+function isNoRespondersReply(error: unknown): boolean {
   const cause = error instanceof Error ? error.cause : undefined;
   return cause instanceof RequestError && cause.isNoResponders();
+}
+
+/**
+ * JetStream did not answer, for now: the request timed out (a node lost, a leader election, a
+ * reconnect), no server answered it ("no responders", which nats.js reports as JetStream not
+ * enabled), or the cluster has no leader yet. Worth trying again; a refusal or a bad configuration
+ * is not.
+ */
+export function isJetStreamUnavailable(error: unknown): boolean {
+  return (
+    error instanceof errors.TimeoutError ||
+    isNoRespondersReply(error) ||
+    isJetStreamApiError(error, JETSTREAM_API_CODES.ClusterNotAvailable)
+  );
 }

@@ -130,7 +130,9 @@ export async function startMessagingService(
 
   async function startConsuming(): Promise<void> {
     const connection = await link.connected();
-    const jsm = await jetstreamManager(connection);
+    // No API check here: it is one more request that a leader election times out, and the
+    // provisioning's first lookup checks the same, retrying until JetStream answers.
+    const jsm = await jetstreamManager(connection, { checkAPI: false });
     const provision: ProvisionOptions | undefined = settings.provisionNats
       ? {
           manager: jsm,

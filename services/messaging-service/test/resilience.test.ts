@@ -1,5 +1,18 @@
-import { STREAMS } from '@signup-flow/events';
-import { waitUntil } from '@signup-flow/local-stack';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
+import { headers } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import {
+  CLOUDEVENTS_CONTENT_TYPE,
+  encodeEvent,
+  HEADERS,
+  STREAMS,
+  SUBJECTS,
+} from '@signup-flow/events';
+import { ensureGoTool, freePort, GO_TOOLS, NatsServer, waitUntil } from '@signup-flow/local-stack';
+import { createUsersStream, onTestFileEnd } from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
 import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/jetstream.js';
@@ -138,4 +151,60 @@ describe('resilience', () => {
     expect(await stack.deadLetters()).toHaveLength(lettersBefore);
     await service.stop(1_000);
   });
+
+  it('when it starts while JetStream has no quorum (two of three nodes down), then it waits instead of exiting and sends once they are back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'messaging-service-quorum-'));
+    const binary = await ensureGoTool(GO_TOOLS.natsServer);
+    const routePorts = [await freePort(), await freePort(), await freePort()];
+    const nodes = await Promise.all(
+      routePorts.map((routePort, index) =>
+        NatsServer.start({
+          binary,
+          dir: join(dir, `nats-${index + 1}`),
+          cluster: { name: 'quorum', serverName: `n${index + 1}`, routePort, routePorts },
+        }),
+      ),
+    );
+    onTestFileEnd(async () => {
+      await Promise.all(nodes.map((node) => node.stop()));
+      await rm(dir, { recursive: true, force: true });
+    });
+    const [first, ...others] = nodes as [NatsServer, NatsServer, NatsServer];
+    await waitUntil('the cluster to take the USERS stream', async () => {
+      await createUsersStream(first.url, 2_000);
+      return true;
+    });
+    await Promise.all(others.map((node) => node.stop()));
+
+    const service = await stack.startProcess({ NATS_URL: first.url }, 'listening');
+    await waitUntil('the service to say JetStream does not answer', async () =>
+      (await readFile(service.logFile, 'utf8')).includes('JetStream did not answer'),
+    );
+    expect(service.process.running).toBe(true);
+
+    await Promise.all(others.map((node) => node.start()));
+    await waitUntil(
+      'the consumer to be up',
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${service.port}/readyz`);
+        const body = (await response.json()) as { dependencies?: { consumer?: string } };
+        return body.dependencies?.consumer === 'up';
+      },
+      60_000,
+    );
+    const event = newUserCreatedEvent();
+    const connection = await connect({ servers: nodes.map((node) => node.url) });
+    const eventHeaders = headers();
+    eventHeaders.set(HEADERS.contentType, CLOUDEVENTS_CONTENT_TYPE);
+    await jetstream(connection).publish(SUBJECTS.userCreated, encodeEvent(event), {
+      headers: eventHeaders,
+      msgID: event.id,
+    });
+    await connection.close();
+    await waitUntil(
+      'the welcome email',
+      async () => stack.sink.withMessageId(welcomeMessageId(event.id)).length === 1,
+    );
+    await service.process.stop();
+  }, 120_000);
 });

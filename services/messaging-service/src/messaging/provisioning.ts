@@ -4,6 +4,7 @@ import {
   ensureConsumer,
   ensureStream,
   isJetStreamApiError,
+  isJetStreamUnavailable,
   isNotFound,
   JETSTREAM_API_CODES,
 } from '@signup-flow/nats';
@@ -30,24 +31,47 @@ export interface ProvisionOptions extends WaitOptions {
   dlq: DlqStreamOptions;
 }
 
-/** Retries `lookup` until what it looks up exists, logging `waiting` on every miss. */
-async function waitUntilExists(
+/**
+ * Runs `step` until it succeeds, again after every error `retryable` names a reason for (logged
+ * with it); any other error ends the wait. Only a shutdown stops it otherwise.
+ */
+async function retrying<T>(
   options: WaitOptions,
-  lookup: () => Promise<unknown>,
-  waiting: string,
-): Promise<void> {
+  step: () => Promise<T>,
+  retryable: (error: unknown) => string | undefined,
+): Promise<T> {
   const retryEveryMs = options.retryEveryMs ?? 2000;
   for (let attempt = 1; ; attempt++) {
     options.signal?.throwIfAborted();
     try {
-      await lookup();
-      return;
+      return await step();
     } catch (error) {
-      if (!isNotFound(error)) throw error;
-      options.logger.warn({ attempt, retryInMs: retryEveryMs }, waiting);
+      const waiting = retryable(error);
+      if (waiting === undefined) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      options.logger.warn({ attempt, retryInMs: retryEveryMs, reason }, waiting);
     }
     await new Promise((resolve) => setTimeout(resolve, retryEveryMs));
   }
+}
+
+// A lost node or a leader election makes JetStream's API time out for a few seconds; ending the
+// process for it would stop the welcome emails until something restarted it.
+const UNANSWERED = 'JetStream did not answer (a node lost or a leader election?): trying again';
+
+function whenUnanswered(error: unknown): string | undefined {
+  return isJetStreamUnavailable(error) ? UNANSWERED : undefined;
+}
+
+/** Retries `lookup` until what it looks up exists, logging `waiting` on every miss. */
+function waitUntilExists(
+  options: WaitOptions,
+  lookup: () => Promise<unknown>,
+  waiting: string,
+): Promise<unknown> {
+  return retrying(options, lookup, (error) =>
+    isNotFound(error) ? waiting : whenUnanswered(error),
+  );
 }
 
 /**
@@ -60,11 +84,16 @@ export async function provisionMessaging(options: ProvisionOptions): Promise<voi
     () => options.manager.streams.info(STREAMS.users),
     'waiting for the USERS stream, which the user-service creates',
   );
-  await ensureStream(options.manager, dlqStreamConfig(options.dlq));
-  await ensureConsumer(
-    options.manager,
-    STREAMS.users,
-    welcomeEmailConsumerConfig(options.consumer),
+  await retrying(
+    options,
+    () => ensureStream(options.manager, dlqStreamConfig(options.dlq)),
+    whenUnanswered,
+  );
+  await retrying(
+    options,
+    () =>
+      ensureConsumer(options.manager, STREAMS.users, welcomeEmailConsumerConfig(options.consumer)),
+    whenUnanswered,
   );
   options.logger.info(
     { stream: STREAMS.users, consumer: WELCOME_EMAIL_CONSUMER, dlq: STREAMS.deadLetters },
