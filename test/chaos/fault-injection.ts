@@ -4,7 +4,7 @@
  * each service, a controllable SMTP server) under signup load while every kind of process is
  * killed or taken away. It measures; `chaos.test.ts` asserts.
  */
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -26,7 +26,7 @@ import {
   serve,
 } from '@signup-flow/testing';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { inject, onTestFailed } from 'vitest';
 
 export interface ChaosProfile {
   /** Concurrent signup loops. */
@@ -131,6 +131,15 @@ export async function runChaos(profile: ChaosProfile): Promise<ChaosFigures> {
   const dir = await mkdtemp(join(tmpdir(), 'signup-flow-chaos-'));
   // PostgreSQL runs as its own user (see PostgresServer): it must reach its folder inside this one.
   await chmod(dir, 0o755);
+  let failed = false;
+  onTestFailed(() => {
+    failed = true;
+  });
+  // Registered first, so it runs once every server below has stopped.
+  onTestFileEnd(async () => {
+    if (failed) console.error(`fault injection: its servers' state and logs are kept in ${dir}`);
+    else await rm(dir, { recursive: true, force: true });
+  });
   const nats = await startNatsCluster(dir);
   onTestFileEnd(async () => {
     await Promise.all(nats.map((node) => node.stop()));
