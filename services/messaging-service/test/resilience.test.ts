@@ -1,22 +1,13 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { jetstream } from '@nats-io/jetstream';
-import { headers } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import {
-  CLOUDEVENTS_CONTENT_TYPE,
-  encodeEvent,
-  HEADERS,
-  STREAMS,
-  SUBJECTS,
-} from '@signup-flow/events';
-import { ensureGoTool, freePort, GO_TOOLS, NatsServer, waitUntil } from '@signup-flow/local-stack';
-import { createUsersStream, onTestFileEnd } from '@signup-flow/testing';
+import { encodeEvent, STREAMS } from '@signup-flow/events';
+import { freePort, type NatsServer, waitUntil } from '@signup-flow/local-stack';
+import { createUsersStream, startNatsServer } from '@signup-flow/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
 import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/jetstream.js';
-import { newUserCreatedEvent, Stack } from './support.js';
+import { newUserCreatedEvent, publishUserCreated, Stack } from './support.js';
 
 describe('resilience', () => {
   let stack: Stack;
@@ -153,22 +144,14 @@ describe('resilience', () => {
   });
 
   it('when it starts while JetStream has no quorum (two of three nodes down), then it waits instead of exiting and sends once they are back', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'messaging-service-quorum-'));
-    const binary = await ensureGoTool(GO_TOOLS.natsServer);
     const routePorts = [await freePort(), await freePort(), await freePort()];
     const nodes = await Promise.all(
       routePorts.map((routePort, index) =>
-        NatsServer.start({
-          binary,
-          dir: join(dir, `nats-${index + 1}`),
+        startNatsServer({
           cluster: { name: 'quorum', serverName: `n${index + 1}`, routePort, routePorts },
         }),
       ),
     );
-    onTestFileEnd(async () => {
-      await Promise.all(nodes.map((node) => node.stop()));
-      await rm(dir, { recursive: true, force: true });
-    });
     const [first, ...others] = nodes as [NatsServer, NatsServer, NatsServer];
     await waitUntil('the cluster to take the USERS stream', async () => {
       await createUsersStream(first.url, 2_000);
@@ -194,12 +177,7 @@ describe('resilience', () => {
     );
     const event = newUserCreatedEvent();
     const connection = await connect({ servers: nodes.map((node) => node.url) });
-    const eventHeaders = headers();
-    eventHeaders.set(HEADERS.contentType, CLOUDEVENTS_CONTENT_TYPE);
-    await jetstream(connection).publish(SUBJECTS.userCreated, encodeEvent(event), {
-      headers: eventHeaders,
-      msgID: event.id,
-    });
+    await publishUserCreated(jetstream(connection), encodeEvent(event), event.id);
     await connection.close();
     await waitUntil(
       'the welcome email',

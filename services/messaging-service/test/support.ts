@@ -191,14 +191,8 @@ export class Stack {
     await this.publishRaw(encodeEvent(event), event.id);
   }
 
-  async publishRaw(body: Uint8Array, msgId?: string): Promise<void> {
-    const headers = createHeaders();
-    headers.set(HEADERS.contentType, CLOUDEVENTS_CONTENT_TYPE);
-    const ack = await this.js.publish(SUBJECTS.userCreated, body, {
-      headers,
-      ...(msgId ? { msgID: msgId } : {}),
-    });
-    if (ack.duplicate) throw new Error(`publish of ${msgId} was dropped as a duplicate`);
+  publishRaw(body: Uint8Array, msgId?: string): Promise<void> {
+    return publishUserCreated(this.js, body, msgId);
   }
 
   /** Publishes the event and waits until the ledger records its email as sent. */
@@ -253,6 +247,21 @@ export class Stack {
       env: { ...process.env, NATS_URL: this.natsUrl },
     });
   }
+}
+
+/** Publishes to any JetStream as the user-service does: CloudEvents body, `Nats-Msg-Id`. */
+export async function publishUserCreated(
+  js: JetStreamClient,
+  body: Uint8Array,
+  msgId?: string,
+): Promise<void> {
+  const headers = createHeaders();
+  headers.set(HEADERS.contentType, CLOUDEVENTS_CONTENT_TYPE);
+  const ack = await js.publish(SUBJECTS.userCreated, body, {
+    headers,
+    ...(msgId ? { msgID: msgId } : {}),
+  });
+  if (ack.duplicate) throw new Error(`publish of ${msgId} was dropped as a duplicate`);
 }
 
 let users = 0;
