@@ -1,10 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { encodeEvent, STREAMS } from '@signup-flow/events';
-import { freePort, type NatsServer, waitUntil } from '@signup-flow/local-stack';
-import { createUsersStream, startNatsServer } from '@signup-flow/testing';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort, ManagedProcess, NatsServer, waitUntil } from '@signup-flow/local-stack';
+import { createUsersStream, onTestFileEnd, startNatsServer } from '@signup-flow/testing';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
 import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/jetstream.js';
 import { newUserCreatedEvent, publishUserCreated, Stack } from './support.js';
@@ -182,6 +184,52 @@ describe('resilience', () => {
     await waitUntil(
       'the welcome email',
       async () => stack.sink.withMessageId(welcomeMessageId(event.id)).length === 1,
+    );
+    await service.process.stop();
+  }, 120_000);
+
+  it('when its NATS has no JetStream at start, then it waits instead of exiting and consumes once JetStream is there', async () => {
+    const port = await freePort();
+    const dir = await mkdtemp(join(tmpdir(), 'messaging-service-no-jetstream-'));
+    // A bare nats-server: no JetStream, so nothing answers JetStream's API.
+    const bare = new ManagedProcess({
+      name: 'nats-server without JetStream',
+      command: inject('natsServerBinary'),
+      args: ['-a', '127.0.0.1', '-p', String(port)],
+      logFile: join(dir, 'bare-nats-server.log'),
+    });
+    onTestFileEnd(() => bare.stop());
+    const url = `nats://127.0.0.1:${port}`;
+    await waitUntil('the bare nats-server', async () => {
+      await (await connect({ servers: url })).close();
+      return true;
+    });
+
+    const service = await stack.startProcess({ NATS_URL: url }, 'listening');
+    await waitUntil('the service to say JetStream does not answer', async () =>
+      (await readFile(service.logFile, 'utf8')).includes('JetStream did not answer'),
+    );
+    expect(service.process.running).toBe(true);
+
+    await bare.stop();
+    const withJetStream = await NatsServer.start({
+      binary: inject('natsServerBinary'),
+      dir,
+      port,
+    });
+    onTestFileEnd(async () => {
+      await withJetStream.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+    await createUsersStream(url, 2_000);
+    await waitUntil(
+      'the consumer to be up',
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${service.port}/readyz`);
+        const body = (await response.json()) as { dependencies?: { consumer?: string } };
+        return body.dependencies?.consumer === 'up';
+      },
+      60_000,
     );
     await service.process.stop();
   }, 120_000);
