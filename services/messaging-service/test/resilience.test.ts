@@ -11,6 +11,13 @@ import { welcomeMessageId } from '../src/domain/send-welcome-email.js';
 import { WELCOME_EMAIL_CONSUMER } from '../src/messaging/jetstream.js';
 import { newUserCreatedEvent, publishUserCreated, Stack } from './support.js';
 
+/** The service's `/readyz` says its consumer is bound. */
+async function consumerIsUp(port: number): Promise<boolean> {
+  const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+  const body = (await response.json()) as { dependencies?: { consumer?: string } };
+  return body.dependencies?.consumer === 'up';
+}
+
 describe('resilience', () => {
   let stack: Stack;
 
@@ -160,6 +167,13 @@ describe('resilience', () => {
       return true;
     });
     await Promise.all(others.map((node) => node.stop()));
+    // Until it notices, the node left alone still acts as the leader and answers.
+    await waitUntil('the node left alone to lose its JetStream leader', async () => {
+      const jsz = (await (await fetch(`http://127.0.0.1:${first.monitorPort}/jsz`)).json()) as {
+        meta_cluster?: { leader?: string };
+      };
+      return !jsz.meta_cluster?.leader;
+    });
 
     const service = await stack.startProcess({ NATS_URL: first.url }, 'listening');
     await waitUntil('the service to say JetStream does not answer', async () =>
@@ -168,15 +182,7 @@ describe('resilience', () => {
     expect(service.process.running).toBe(true);
 
     await Promise.all(others.map((node) => node.start()));
-    await waitUntil(
-      'the consumer to be up',
-      async () => {
-        const response = await fetch(`http://127.0.0.1:${service.port}/readyz`);
-        const body = (await response.json()) as { dependencies?: { consumer?: string } };
-        return body.dependencies?.consumer === 'up';
-      },
-      60_000,
-    );
+    await waitUntil('the consumer to be up', () => consumerIsUp(service.port), 60_000);
     const event = newUserCreatedEvent();
     const connection = await connect({ servers: nodes.map((node) => node.url) });
     await publishUserCreated(jetstream(connection), encodeEvent(event), event.id);
@@ -222,15 +228,7 @@ describe('resilience', () => {
       await rm(dir, { recursive: true, force: true });
     });
     await createUsersStream(url, 2_000);
-    await waitUntil(
-      'the consumer to be up',
-      async () => {
-        const response = await fetch(`http://127.0.0.1:${service.port}/readyz`);
-        const body = (await response.json()) as { dependencies?: { consumer?: string } };
-        return body.dependencies?.consumer === 'up';
-      },
-      60_000,
-    );
+    await waitUntil('the consumer to be up', () => consumerIsUp(service.port), 60_000);
     await service.process.stop();
   }, 120_000);
 });
