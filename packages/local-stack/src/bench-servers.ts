@@ -10,6 +10,7 @@ import { ManagedProcess } from './managed-process.js';
 import { NatsServer } from './nats-server.js';
 import { freePort, waitUntil } from './ports.js';
 import { PostgresServer } from './postgres-server.js';
+import { processCpuSeconds } from './process-cpu.js';
 import { ensureGoTool, GO_TOOLS } from './tools.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -85,6 +86,8 @@ export interface BenchedServiceOptions {
 
 export interface BenchedService {
   baseUrl: string;
+  /** The service process's pid (not its supervisor's); undefined where /proc does not say. */
+  pid: number | undefined;
   /**
    * The highest resident memory so far (the kernel's own peak, VmHWM, where /proc has it; else
    * its /metrics), and the highest V8 heap in use, from its /metrics every second.
@@ -110,10 +113,11 @@ async function sampleMemory(baseUrl: string): Promise<{ rssBytes: number; heapUs
 }
 
 /** The pid of the service process the supervisor with `pid` runs; undefined where /proc does not say. */
-function servicePidOf(supervisorPid: number | undefined): string | undefined {
+function servicePidOf(supervisorPid: number | undefined): number | undefined {
   try {
     const children = readFileSync(`/proc/${supervisorPid}/task/${supervisorPid}/children`, 'utf8');
-    return children.trim().split(/\s+/)[0] || undefined;
+    const pid = Number(children.trim().split(/\s+/)[0]);
+    return pid > 0 ? pid : undefined;
   } catch {
     return undefined;
   }
@@ -124,30 +128,12 @@ function servicePidOf(supervisorPid: number | undefined): string | undefined {
  * not say (not Linux, or the process is gone). Exact, and free for the service: a scrape of its
  * /metrics costs it CPU the benchmark is measuring.
  */
-function kernelPeakRss(servicePid: string | undefined): number {
+function kernelPeakRss(servicePid: number | undefined): number {
   try {
     const status = readFileSync(`/proc/${servicePid}/status`, 'utf8');
     return Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0) * 1024;
   } catch {
     return 0;
-  }
-}
-
-/** Linux reports process times in USER_HZ ticks, 100 a second on every architecture it runs on. */
-const USER_HZ = 100;
-
-/**
- * CPU seconds (user and system, all its threads: event loop, GC, libuv pool) the service process
- * has used so far; NaN where /proc does not say.
- */
-function processCpuSeconds(servicePid: string | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${servicePid}/stat`, 'utf8');
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
-  } catch {
-    return Number.NaN;
   }
 }
 
@@ -199,6 +185,7 @@ export async function startBenchedService(options: BenchedServiceOptions): Promi
   }, 1000);
   return {
     baseUrl,
+    pid: servicePid,
     peak: () => ({ ...peak, rssBytes: Math.max(peak.rssBytes, kernelPeakRss(servicePid)) }),
     cpuSeconds: () => processCpuSeconds(servicePid),
     async stop() {

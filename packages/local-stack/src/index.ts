@@ -24,6 +24,7 @@ export { ManagedProcess, type ManagedProcessOptions } from './managed-process.js
 export { type NatsOperatorTrust, NatsServer, type NatsServerOptions } from './nats-server.js';
 export { freePort, isPortOpen, StopWaiting, waitUntil } from './ports.js';
 export { createDatabase, PostgresServer, type PostgresServerOptions } from './postgres-server.js';
+export { type CpuAccount, type MachineCpu, startCpuAccount } from './process-cpu.js';
 export { type GithubRelease, installRelease } from './release-download.js';
 export {
   LocalStack,

@@ -27,6 +27,7 @@ import {
   SERVICE_BENCH_OPTIONS,
   startBenchedService,
   startBenchServers,
+  startCpuAccount,
   waitUntil,
 } from '@signup-flow/local-stack';
 import { ensureStream } from '@signup-flow/nats';
@@ -131,12 +132,22 @@ async function drain(replicaCount: number, tracing: string) {
     ),
   );
   const cpuAtStart = replicas.map((replica) => replica.cpuSeconds());
+  // Where one replica's drain spent the machine's CPU, its servers' and the sink's included.
+  const onlyPid = replicaCount === 1 ? replicas[0]?.pid : undefined;
+  const cpuAccount = onlyPid === undefined ? undefined : startCpuAccount(onlyPid);
   await waitUntil('the backlog to drain', async () => accepted >= eventCount, 30 * 60_000, 100);
   const seconds = (lastAt - firstAt) / 1000;
   const cpuSeconds = replicas.reduce(
     (sum, replica, i) => sum + replica.cpuSeconds() - (cpuAtStart[i] ?? 0),
     0,
   );
+  const cpu = cpuAccount?.();
+  const perEmail = (cpuSeconds: number) => ((cpuSeconds * 1000) / accepted).toFixed(2);
+  if (cpu?.machine) {
+    console.log(
+      `  CPU per email ${perEmail(cpu.machine.busySeconds)} ms: the service's event loop ${perEmail(cpu.eventLoop)}, its other threads ${perEmail(cpu.libuvPool + cpu.serviceOther)}, PostgreSQL ${perEmail(cpu.postgres)}, NATS ${perEmail(cpu.nats)}, Jaeger ${perEmail(cpu.jaeger)}, this benchmark (the SMTP sink) ${perEmail(cpu.bench)}; idle ${perEmail(cpu.machine.idleSeconds)}, stolen ${perEmail(cpu.machine.stealSeconds)}`,
+    );
+  }
   await Promise.all(replicas.map((replica) => replica.stop()));
   return {
     replicas: replicaCount,
@@ -148,6 +159,7 @@ async function drain(replicaCount: number, tracing: string) {
     ...(Number.isFinite(cpuSeconds)
       ? { serviceCpuMsPerEmail: Number(((cpuSeconds * 1000) / accepted).toFixed(3)) }
       : {}),
+    ...(cpu ? { jaegerCpuMsPerEmail: Number(perEmail(cpu.jaeger)) } : {}),
     peakRssMiB: replicas.map((replica) => mib(replica.peak().rssBytes)),
     peakHeapUsedMiB: replicas.map((replica) => mib(replica.peak().heapUsedBytes)),
   };

@@ -19,12 +19,14 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import {
+  type CpuAccount,
   chartNodeOptions,
   percentile,
   runLoad,
   SERVICE_BENCH_OPTIONS,
   startBenchedService,
   startBenchServers,
+  startCpuAccount,
   waitUntil,
 } from '@signup-flow/local-stack';
 import autocannon from 'autocannon';
@@ -115,8 +117,53 @@ interface SignupRun {
   commitToPubAckP50Ms: number;
   commitToPubAckP99Ms: number;
   peakRssMiB: number;
+  /** Where the phase's CPU went, in ms per signup; absent where /proc does not say. */
+  cpuPerSignupMs?: CpuPerSignup;
 }
 const runs: SignupRun[] = [];
+
+/**
+ * A phase's CPU per signup, in ms: the hash (the service's libuv pool), the rest of the service,
+ * the servers and the load generator, all on the same cores, and what the machine left idle or
+ * lost to its hypervisor (in ms of one core per signup). Signups/s at full load is the cores over
+ * the sum, so `hash / busy` is the share of the hash ceiling this stack can reach.
+ */
+interface CpuPerSignup {
+  hash: number;
+  eventLoop: number;
+  serviceOther: number;
+  postgres: number;
+  nats: number;
+  jaeger: number;
+  loadGenerator: number;
+  other: number;
+  busy: number;
+  idle: number;
+  stolen: number;
+}
+
+function perSignup(account: CpuAccount, signups: number): CpuPerSignup | undefined {
+  if (!account.machine || signups === 0) return undefined;
+  const ms = (seconds: number) => (seconds * 1000) / signups;
+  return {
+    hash: ms(account.libuvPool),
+    eventLoop: ms(account.eventLoop),
+    serviceOther: ms(account.serviceOther),
+    postgres: ms(account.postgres),
+    nats: ms(account.nats),
+    jaeger: ms(account.jaeger),
+    loadGenerator: ms(account.bench),
+    other: ms(account.other + account.mailpit),
+    busy: ms(account.machine.busySeconds),
+    idle: ms(account.machine.idleSeconds),
+    stolen: ms(account.machine.stealSeconds),
+  };
+}
+
+function describeCpu(cpu: CpuPerSignup): string {
+  const rest = cpu.busy - cpu.hash;
+  return `CPU per signup ${cpu.busy.toFixed(2)} ms: the hash ${cpu.hash.toFixed(2)}, the rest ${rest.toFixed(2)} (event loop ${cpu.eventLoop.toFixed(2)}, the service's other threads ${cpu.serviceOther.toFixed(2)}, PostgreSQL ${cpu.postgres.toFixed(2)}, NATS ${cpu.nats.toFixed(2)}, Jaeger ${cpu.jaeger.toFixed(2)}, load generator ${cpu.loadGenerator.toFixed(2)}, other ${(rest - cpu.eventLoop - cpu.serviceOther - cpu.postgres - cpu.nats - cpu.jaeger - cpu.loadGenerator).toFixed(2)}); idle ${cpu.idle.toFixed(2)}, stolen ${cpu.stolen.toFixed(2)}; the hash is ${((cpu.hash / cpu.busy) * 100).toFixed(0)} % of the busy CPU`;
+}
 
 /**
  * Full load for the phase's length: each of `concurrency` connections sends the next signup as
@@ -188,7 +235,9 @@ async function measure(tracing: string, load: Load): Promise<void> {
   });
   try {
     const { baseUrl } = service;
+    const cpuAccount = service.pid === undefined ? undefined : startCpuAccount(service.pid);
     const result = 'rate' in load ? await pacedLoad(baseUrl, load.rate) : await fullLoad(baseUrl);
+    const cpu = cpuAccount && perSignup(cpuAccount(), result.created);
     const peakRss = service.peak().rssBytes;
 
     const client = new pg.Client({ connectionString: databaseUrl });
@@ -219,10 +268,12 @@ async function measure(tracing: string, load: Load): Promise<void> {
       commitToPubAckP50Ms: percentile(toPubAck, 0.5),
       commitToPubAckP99Ms: percentile(toPubAck, 0.99),
       peakRssMiB: peakRss / 2 ** 20,
+      ...(cpu ? { cpuPerSignupMs: cpu } : {}),
     });
     console.log(
       `tracing ${tracing.padEnd(3)}${'rate' in load ? `, paced at ${load.rate}/s` : ''}: ${result.signupsPerSecond.toFixed(1)} signups/s, p50 ${ms(result.p50Ms)}, p99 ${ms(result.p99Ms)}, ${result.failures} failed; commit→PubAck p50 ${ms(percentile(toPubAck, 0.5))}, p99 ${ms(percentile(toPubAck, 0.99))} (${toPubAck.length} events); peak RSS ${(peakRss / 2 ** 20).toFixed(0)} MiB`,
     );
+    if (cpu) console.log(`  ${describeCpu(cpu)}`);
   } finally {
     await service.stop();
   }

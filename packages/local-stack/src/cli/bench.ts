@@ -25,6 +25,16 @@ interface SignupSummary {
     commitToPubAckP50Ms: number;
     commitToPubAckP99Ms: number;
     peakRssMiB: number;
+    /** Absent where /proc does not say (not Linux). */
+    cpuPerSignupMs?: {
+      hash: number;
+      eventLoop: number;
+      serviceOther: number;
+      postgres: number;
+      nats: number;
+      loadGenerator: number;
+      busy: number;
+    };
   }>;
 }
 
@@ -35,6 +45,8 @@ interface DrainSummary {
     emailsPerSecond: number;
     /** Absent where /proc does not say (not Linux). */
     serviceCpuMsPerEmail?: number;
+    /** The Jaeger beside it, on the same cores; absent where /proc does not say. */
+    jaegerCpuMsPerEmail?: number;
     peakRssMiB: number[];
   }>;
 }
@@ -92,6 +104,7 @@ try {
   const signupOff = signup.runs.find((run) => run.tracing === 'off' && !run.pacedRate);
   const signupOn = signup.runs.find((run) => run.tracing === 'on' && !run.pacedRate);
   const signupPaced = signup.runs.find((run) => run.pacedRate === PACED_RATE);
+  const signupCpu = signupOff?.cpuPerSignupMs;
   const drainOff = drain.results.find((run) => run.tracing === 'off');
   const drainOn = drain.results.find((run) => run.tracing === 'on');
   const n = (value: number | undefined, digits = 0) =>
@@ -109,6 +122,14 @@ try {
       n(signupOff?.signupsPerSecond, 1),
       `argon2id ${n(signup.argon2HashesPerSecond, 1)} hashes/s → ${percent(signupOff?.signupsPerSecond, signup.argon2HashesPerSecond)}`,
       '≥ 85 % of argon2id',
+    ],
+    [
+      'signup: CPU per signup outside the hash, tracing off (ms)',
+      signupCpu ? n(signupCpu.busy - signupCpu.hash, 1) : '—',
+      signupCpu
+        ? `the hash ${n(signupCpu.hash, 1)}: ${percent(signupCpu.hash, signupCpu.busy)} of the busy CPU; the rest: event loop ${n(signupCpu.eventLoop, 1)}, GC and JIT ${n(signupCpu.serviceOther, 1)}, PostgreSQL ${n(signupCpu.postgres, 1)}, NATS ${n(signupCpu.nats, 1)}, load generator ${n(signupCpu.loadGenerator, 1)}`
+        : '',
+      '',
     ],
     [
       'signups/s, tracing on',
@@ -149,7 +170,7 @@ try {
     [
       "drain: the service's CPU per email, tracing off / on (ms)",
       `${n(drainOff?.serviceCpuMsPerEmail, 2)} / ${n(drainOn?.serviceCpuMsPerEmail, 2)}`,
-      `tracing costs ${extra(drainOn?.serviceCpuMsPerEmail, drainOff?.serviceCpuMsPerEmail)} more`,
+      `tracing costs ${extra(drainOn?.serviceCpuMsPerEmail, drainOff?.serviceCpuMsPerEmail)} more; Jaeger, on the same cores, ${n(drainOn?.jaegerCpuMsPerEmail, 2)} ms`,
       '≤ 10 %',
     ],
     [
