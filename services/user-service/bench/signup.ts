@@ -124,9 +124,10 @@ const runs: SignupRun[] = [];
 
 /**
  * A phase's CPU per signup, in ms: the hash (the service's libuv pool), the rest of the service,
- * the servers and the load generator, all on the same cores, and what the machine left idle or
- * lost to its hypervisor (in ms of one core per signup). Signups/s at full load is the cores over
- * the sum, so `hash / busy` is the share of the hash ceiling this stack can reach.
+ * the servers and the load generator, all on the same cores (the rest of the busy CPU is other
+ * processes'), and what the machine left idle or lost to its hypervisor (in ms of one core per
+ * signup). Signups/s at full load is the cores over the busy CPU per signup, so `hash / busy` is
+ * the share of the hash ceiling this stack can reach.
  */
 interface CpuPerSignup {
   hash: number;
@@ -136,7 +137,6 @@ interface CpuPerSignup {
   nats: number;
   jaeger: number;
   loadGenerator: number;
-  other: number;
   busy: number;
   idle: number;
   stolen: number;
@@ -153,7 +153,6 @@ function perSignup(account: CpuAccount, signups: number): CpuPerSignup | undefin
     nats: ms(account.nats),
     jaeger: ms(account.jaeger),
     loadGenerator: ms(account.bench),
-    other: ms(account.other + account.mailpit),
     busy: ms(account.machine.busySeconds),
     idle: ms(account.machine.idleSeconds),
     stolen: ms(account.machine.stealSeconds),
@@ -162,7 +161,7 @@ function perSignup(account: CpuAccount, signups: number): CpuPerSignup | undefin
 
 function describeCpu(cpu: CpuPerSignup): string {
   const rest = cpu.busy - cpu.hash;
-  return `CPU per signup ${cpu.busy.toFixed(2)} ms: the hash ${cpu.hash.toFixed(2)}, the rest ${rest.toFixed(2)} (event loop ${cpu.eventLoop.toFixed(2)}, the service's other threads ${cpu.serviceOther.toFixed(2)}, PostgreSQL ${cpu.postgres.toFixed(2)}, NATS ${cpu.nats.toFixed(2)}, Jaeger ${cpu.jaeger.toFixed(2)}, load generator ${cpu.loadGenerator.toFixed(2)}, other ${(rest - cpu.eventLoop - cpu.serviceOther - cpu.postgres - cpu.nats - cpu.jaeger - cpu.loadGenerator).toFixed(2)}); idle ${cpu.idle.toFixed(2)}, stolen ${cpu.stolen.toFixed(2)}; the hash is ${((cpu.hash / cpu.busy) * 100).toFixed(0)} % of the busy CPU`;
+  return `CPU per signup ${cpu.busy.toFixed(2)} ms: the hash ${cpu.hash.toFixed(2)}, the rest ${rest.toFixed(2)} (event loop ${cpu.eventLoop.toFixed(2)}, the service's other threads ${cpu.serviceOther.toFixed(2)}, PostgreSQL ${cpu.postgres.toFixed(2)}, NATS ${cpu.nats.toFixed(2)}, Jaeger ${cpu.jaeger.toFixed(2)}, load generator ${cpu.loadGenerator.toFixed(2)}, other processes ${(rest - cpu.eventLoop - cpu.serviceOther - cpu.postgres - cpu.nats - cpu.jaeger - cpu.loadGenerator).toFixed(2)}); idle ${cpu.idle.toFixed(2)}, stolen ${cpu.stolen.toFixed(2)}; the hash is ${((cpu.hash / cpu.busy) * 100).toFixed(0)} % of the busy CPU`;
 }
 
 /**
