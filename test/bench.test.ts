@@ -25,7 +25,7 @@ describe('npm run bench', () => {
     const rows = table.slice(2).map((line) => line.split('|').map((cell) => cell.trim()));
     expect(rows.map((row) => row[1])).toEqual([
       'signups/s, tracing off (concurrency 16)',
-      'signup: CPU per signup outside the hash, tracing off (ms)',
+      'signup: CPU per signup outside the hash, tracing off / on (ms)',
       'signups/s, tracing on',
       'commit → PubAck at 50 signups/s, tracing on, p50 / p99 (ms)',
       'commit → PubAck at full load, tracing off, p50 / p99 (ms)',
@@ -41,7 +41,7 @@ describe('npm run bench', () => {
     expect(rows[0]?.[3]).toMatch(/^argon2id \d+(\.\d+)? hashes\/s → \d+ %$/);
     // Where signup's CPU went, every process and thread read from /proc: measured, not NaN.
     expect(rows[1]?.[3]).toMatch(
-      /^the hash \d+\.\d: \d+ % of the busy CPU; the rest: event loop \d+\.\d, GC and JIT \d+\.\d, PostgreSQL \d+\.\d, NATS \d+\.\d, load generator \d+\.\d$/,
+      /^the hash \d+\.\d: \d+ % of the stack's CPU; tracing costs -?\d+ % more; off: event loop \d+\.\d, GC and JIT \d+\.\d, PostgreSQL \d+\.\d, NATS \d+\.\d, load generator \d+\.\d$/,
     );
     // The service's own CPU, read from /proc: measured, not NaN.
     expect(rows[8]?.[3]).toMatch(
