@@ -1,7 +1,8 @@
 /**
  * Drain benchmark: how fast the built messaging-service turns a backlog of UserCreated events into
  * accepted emails, with one and with two replicas, how much memory each replica holds, and the CPU
- * each email costs the service (all its threads, from /proc).
+ * each email costs the service (all its threads, from /proc); with one replica, also where the
+ * machine's CPU went per email (the service's threads, PostgreSQL, NATS, Jaeger, the sink).
  * Real processes (`dist/main.js`), real PostgreSQL and nats-server, an smtp-server sink that
  * accepts everything.
  *

@@ -1,10 +1,11 @@
 /**
  * Signup benchmark: signups/s and latency at a fixed concurrency against the built user-service
  * (a real process, real PostgreSQL and nats-server), next to the argon2id hashes/s this machine
- * manages in the same run (on both sides of the first phase), and the outbox's commit→PubAck
- * latency. With `--tracing both` (the
- * default) it runs once with OTEL_SDK_DISABLED=true and once exporting every span to a real
- * Jaeger, to show what tracing costs. With `--paced-rate N` a last phase signs up N users a
+ * manages in the same run (on both sides of the first phase), the outbox's commit→PubAck
+ * latency, and where each phase's CPU went per signup (the hash, the rest of the service, each
+ * server, the load generator: {@link CpuPerSignup}). With `--tracing both` (the default) it runs
+ * once with OTEL_SDK_DISABLED=true and once exporting every span to a real Jaeger, to show what
+ * tracing costs. With `--paced-rate N` a last phase signs up N users a
  * second (open loop, tracing on): latency and commit→PubAck below saturation.
  *
  *   npm run build && npm exec -- node services/user-service/bench/signup.ts \
