@@ -40,9 +40,10 @@ describe.runIf(process.platform === 'linux')('startCpuAccount', () => {
       spin(200);
       const used = account();
 
-      expect(used.eventLoop).toBeGreaterThanOrEqual(0.38);
+      // /proc counts in ticks of 10 ms, per field and thread: a few ticks' slack.
+      expect(used.eventLoop).toBeGreaterThanOrEqual(0.3);
       expect(used.libuvPool).toBeGreaterThan(0.05);
-      expect(used.bench).toBeGreaterThanOrEqual(0.18);
+      expect(used.bench).toBeGreaterThanOrEqual(0.15);
       expect(used.postgres + used.nats + used.jaeger + used.mailpit).toBe(0);
       // The machine's busy time holds all of it (and whatever else ran meanwhile).
       expect(used.machine?.busySeconds).toBeGreaterThanOrEqual(
