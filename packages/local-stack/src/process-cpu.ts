@@ -10,7 +10,10 @@ interface Stat {
   cpuSeconds: number;
 }
 
-/** One /proc/…/stat line; undefined once the process or thread is gone (or off Linux). */
+/**
+ * One /proc/…/stat line; undefined once the process or thread is gone (or off Linux), including a
+ * read that races its exit and comes back empty or cut short.
+ */
 function readStat(path: string): Stat | undefined {
   let line: string;
   try {
@@ -19,13 +22,12 @@ function readStat(path: string): Stat | undefined {
     return undefined;
   }
   // The command is in parentheses and may hold spaces and parentheses of its own.
-  const command = line.slice(line.indexOf('(') + 1, line.lastIndexOf(')'));
-  const fields = line.slice(line.lastIndexOf(')') + 2).split(' ');
-  return {
-    command,
-    ppid: Number(fields[1]),
-    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / USER_HZ,
-  };
+  const commandEnd = line.lastIndexOf(')');
+  const fields = line.slice(commandEnd + 2).split(' ');
+  const ppid = Number(fields[1]);
+  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  if (commandEnd < 0 || !Number.isFinite(ppid) || !Number.isFinite(cpuSeconds)) return undefined;
+  return { command: line.slice(line.indexOf('(') + 1, commandEnd), ppid, cpuSeconds };
 }
 
 /** CPU seconds a process has used so far, all its threads; NaN where /proc does not say. */

@@ -143,7 +143,7 @@ async function drain(replicaCount: number, tracing: string) {
     0,
   );
   const cpu = cpuAccount?.();
-  const perEmail = (cpuSeconds: number) => ((cpuSeconds * 1000) / accepted).toFixed(2);
+  const perEmail = (used: number) => ((used * 1000) / accepted).toFixed(2);
   if (cpu?.machine) {
     console.log(
       `  CPU per email ${perEmail(cpu.machine.busySeconds)} ms: the service's event loop ${perEmail(cpu.eventLoop)}, its other threads ${perEmail(cpu.libuvPool + cpu.serviceOther)}, PostgreSQL ${perEmail(cpu.postgres)}, NATS ${perEmail(cpu.nats)}, Jaeger ${perEmail(cpu.jaeger)}, this benchmark (the SMTP sink) ${perEmail(cpu.bench)}; idle ${perEmail(cpu.machine.idleSeconds)}, stolen ${perEmail(cpu.machine.stealSeconds)}`,
