@@ -81,7 +81,9 @@ export function processTree(root: number = process.pid): TreeProcess[] {
     if (!stat) continue;
     const pid = Number(entry);
     stats.set(pid, stat);
-    children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), pid]);
+    const siblings = children.get(stat.ppid);
+    if (siblings) siblings.push(pid);
+    else children.set(stat.ppid, [pid]);
   }
   const tree: TreeProcess[] = [];
   const pending = [root];
