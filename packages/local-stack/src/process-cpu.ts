@@ -40,7 +40,7 @@ export function processCpuSeconds(pid: number | undefined): number {
  * event loop, `libuv-worker` libuv's pool, `V8Worker` the garbage collector's and compiler's
  * helpers); empty where /proc does not say.
  */
-export function threadCpuSeconds(pid: number): Map<string, number> {
+function threadCpuSeconds(pid: number): Map<string, number> {
   const byName = new Map<string, number>();
   let tids: string[];
   try {
@@ -55,7 +55,7 @@ export function threadCpuSeconds(pid: number): Map<string, number> {
   return byName;
 }
 
-export interface TreeProcess {
+interface TreeProcess {
   pid: number;
   command: string;
   cpuSeconds: number;
@@ -66,7 +66,7 @@ export interface TreeProcess {
  * so far. A process that has exited is missing: read it twice around a phase whose processes
  * all outlive it (the servers, the service, PostgreSQL's pooled backends).
  */
-export function processTree(root: number = process.pid): TreeProcess[] {
+function processTree(root: number = process.pid): TreeProcess[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -104,7 +104,7 @@ export interface MachineCpu {
 }
 
 /** From /proc/stat's first line; undefined where it does not say. */
-export function machineCpu(): MachineCpu | undefined {
+function machineCpu(): MachineCpu | undefined {
   let text: string;
   try {
     text = readFileSync('/proc/stat', 'utf8');

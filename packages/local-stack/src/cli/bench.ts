@@ -111,8 +111,7 @@ try {
   // would still leave to the servers and the load generator: the ratio's bound on these cores.
   const stackCpu = signupCpu && signupCpu.hash + signupCpu.outsideHash;
   const withoutService =
-    signupCpu &&
-    signupCpu.hash + signupCpu.outsideHash - signupCpu.eventLoop - signupCpu.serviceOther;
+    signupCpu && stackCpu && stackCpu - signupCpu.eventLoop - signupCpu.serviceOther;
   const tracingCpu = signupCpu && signupCpuOn && signupCpuOn.outsideHash - signupCpu.outsideHash;
   const drainOff = drain.results.find((run) => run.tracing === 'off');
   const drainOn = drain.results.find((run) => run.tracing === 'on');
